@@ -1,0 +1,131 @@
+"""A small ONNX graph writer used by every layer's ``lower``.
+
+>>> g = GraphBuilder(opset=21)
+>>> y = g.op("Relu", "x")
+>>> [n.op_type for n in g.nodes], y
+(['Relu'], 'Relu_0')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .tensor import DTYPES, Dim, TensorSpec
+
+DEFAULT_OPSET = 21
+"""Default ``ai.onnx`` opset: onnxruntime 1.32 has no RandomUniformLike kernel at opset 22."""
+
+
+@dataclass(frozen=True)
+class ShapeRef:
+    """A call argument that is another tensor's shape: its graph name and its (known) dims."""
+
+    tensor: str
+    dims: tuple[Dim, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.dims)
+
+
+@dataclass
+class LowerCall:
+    """What a layer's ``lower`` gets: graph names of its inputs, outputs and weights."""
+
+    node: str
+    inputs: list[str]
+    specs: list[TensorSpec]
+    outputs: list[str]
+    out_specs: list[TensorSpec]
+    weights: dict[str, str]
+    call_args: dict[str, Any]
+    training: bool
+    target: str = "any"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dtype(self) -> str:
+        return self.specs[0].dtype
+
+
+class GraphBuilder:
+    """Collects nodes, initializers, functions and opset imports with unique names."""
+
+    def __init__(self, opset: int = DEFAULT_OPSET) -> None:
+        self.opset = opset
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.functions: dict[tuple[str, str], onnx.FunctionProto] = {}
+        self.opsets: dict[str, int] = {"": opset}
+        self._names: set[str] = set()
+        self._counts: dict[str, int] = {}
+
+    def reserve(self, name: str) -> str:
+        """Claim ``name`` exactly (graph inputs and outputs); it must be free."""
+        if name in self._names:
+            raise ValueError(f"tensor name {name!r} is used twice in one graph")
+        self._names.add(name)
+        return name
+
+    def fresh(self, hint: str) -> str:
+        """A new unique name starting with ``hint``."""
+        n = self._counts.get(hint, 0)
+        while f"{hint}_{n}" in self._names:
+            n += 1
+        self._counts[hint] = n + 1
+        return self.reserve(f"{hint}_{n}")
+
+    def op(
+        self,
+        op_type: str,
+        *inputs: str,
+        outputs: int | Sequence[str] = 1,
+        domain: str = "",
+        name: str | None = None,
+        **attrs: Any,
+    ) -> Any:
+        """Append a node; return its output name (or list of names when ``outputs`` > 1)."""
+        outs = (
+            [self.fresh(f"{name or op_type}") for _ in range(outputs)]
+            if isinstance(outputs, int)
+            else list(outputs)
+        )
+        node_name = self.fresh(f"{name or op_type}/node") if name else None
+        self.nodes.append(
+            helper.make_node(op_type, list(inputs), outs, name=node_name, domain=domain or None,
+                             **attrs)
+        )
+        return outs[0] if isinstance(outputs, int) and outputs == 1 else outs
+
+    def const(self, value: Any, dtype: str, hint: str = "const") -> str:
+        """An initializer holding ``value`` as ``dtype``; returns its name."""
+        arr = np.asarray(value, dtype=np.dtype(dtype))
+        return self.initializer(self.fresh(hint), arr)
+
+    def ints(self, values: Sequence[int], hint: str = "ints") -> str:
+        """An int64 1-D initializer (shapes, axes, pads)."""
+        return self.const(np.asarray(list(values), dtype=np.int64), "int64", hint)
+
+    def initializer(self, name: str, arr: np.ndarray) -> str:
+        if name not in self._names:
+            self.reserve(name)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def add_function(self, fn: onnx.FunctionProto, domain_version: int = 1) -> None:
+        """Carry a model-local function (and import its domain and the domains it uses)."""
+        self.functions[(fn.domain, fn.name)] = fn
+        self.opsets.setdefault(fn.domain, domain_version)
+        for imp in fn.opset_import:
+            if imp.domain not in ("", "ai.onnx"):
+                self.opsets.setdefault(imp.domain, imp.version)
+
+    def value_info(self, name: str, spec: TensorSpec) -> onnx.ValueInfoProto:
+        dims = [d if isinstance(d, (int, str)) else None for d in spec.shape]
+        return helper.make_tensor_value_info(name, DTYPES[spec.dtype], dims)

@@ -1,0 +1,364 @@
+"""``Model``: a graph of layer calls from inputs to outputs, lowered to ONNX.
+
+>>> import numpy as np
+>>> from onnxlayers.builder import Input, Linear, ReLU
+>>> x = Input("x", ("N", 4))
+>>> model = Model([x], [ReLU()(Linear(4, 2, seed=0)(x))])
+>>> proto = model.to_onnx()
+>>> [n.op_type for n in proto.graph.node]
+['MatMul', 'Add', 'Relu']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .errors import LayerArgumentError, LayerTypeError, ModelFormatError
+from .graph import DEFAULT_OPSET, GraphBuilder, LowerCall, ShapeRef
+from .layer import Call, Layer
+from .program import METADATA_KEY, CallRecord, Program, TensorInfo
+from .registry import LAYERS
+from .tensor import Input, Shape, Tensor
+
+IR_VERSION = 10
+"""ONNX IR version written: 10 is read by every onnxruntime >= 1.20."""
+
+
+class Model:
+    """Inputs and outputs of a graph of layer calls.
+
+    ``output_names`` default to ``"output"`` (one output) or ``"output_0"``, ``"output_1"``...
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[Tensor],
+        outputs: Sequence[Tensor] | Tensor,
+        *,
+        output_names: Sequence[str] | None = None,
+        name: str = "onnxlayers",
+    ) -> None:
+        outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+        self.inputs = list(inputs)
+        self.outputs = outs
+        self.name = name
+        for t in [*self.inputs, *outs]:
+            if not isinstance(t, Tensor):
+                raise LayerTypeError(f"Model: {t!r} is not a symbolic Tensor")
+        for t in self.inputs:
+            if t.producer is not None:
+                raise LayerArgumentError(
+                    f"Model: input {t!r} is produced by a layer; inputs must come from Input(...)"
+                )
+        if len({t.name for t in self.inputs}) != len(self.inputs):
+            raise LayerArgumentError(
+                f"Model: input names {[t.name for t in self.inputs]!r} must be unique"
+            )
+        if not outs:
+            raise LayerArgumentError("Model: needs at least one output")
+        if output_names is None:
+            output_names = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+        self.output_names = list(output_names)
+        if len(self.output_names) != len(outs) or len(set(self.output_names)) != len(outs):
+            raise LayerArgumentError(
+                f"Model: output_names={output_names!r} must be {len(outs)} unique names"
+            )
+        if len({id(t) for t in outs}) != len(outs) or any(t.producer is None for t in outs):
+            raise LayerArgumentError(
+                f"Model: outputs {outs!r} must be distinct tensors produced by layers (an input "
+                "cannot be an output as it is)"
+            )
+        clash = set(self.output_names) & {t.name for t in self.inputs}
+        if clash:
+            raise LayerArgumentError(f"Model: output names {sorted(clash)!r} clash with inputs")
+        self.calls = self._toposort()
+        self.layer_names = self._name_layers()
+        self._tensor_names = self._name_tensors()
+
+    # ----------------------------------------------------------------- structure
+    def _toposort(self) -> list[Call]:
+        order: list[Call] = []
+        state: dict[int, int] = {}  # id(call) -> 1 visiting, 2 done
+        input_ids = {id(t) for t in self.inputs}
+
+        stack: list[tuple[Call, bool]] = []
+        for t in self.outputs:
+            self._check_source(t, input_ids)
+            if t.producer is not None:
+                stack.append((t.producer, False))
+        while stack:
+            call, expanded = stack.pop()
+            if expanded:
+                if state.get(id(call)) != 2:
+                    state[id(call)] = 2
+                    order.append(call)
+                continue
+            if state.get(id(call)) == 2:
+                continue
+            state[id(call)] = 1
+            stack.append((call, True))
+            for dep in reversed(call.dependencies()):
+                self._check_source(dep, input_ids)
+                if dep.producer is not None and state.get(id(dep.producer)) != 2:
+                    stack.append((dep.producer, False))
+        return order
+
+    def _check_source(self, t: Tensor, input_ids: set[int]) -> None:
+        if t.producer is None and id(t) not in input_ids:
+            raise LayerArgumentError(
+                f"Model: the outputs depend on input {t.name!r}, which is not in inputs "
+                f"{[i.name for i in self.inputs]!r}"
+            )
+
+    def _name_layers(self) -> dict[int, str]:
+        names: dict[int, str] = {}
+        taken: set[str] = set()
+        counts: dict[str, int] = {}
+        for call in self.calls:
+            layer = call.layer
+            if id(layer) in names:
+                continue
+            base = _layer_path(layer)
+            if base is None:
+                kind = type(layer).__name__.lower()
+                base = f"{kind}_{counts.get(kind, 0)}"
+                counts[kind] = counts.get(kind, 0) + 1
+            name, k = base, 1
+            while name in taken:
+                name, k = f"{base}_{k}", k + 1
+            taken.add(name)
+            names[id(layer)] = name
+        return names
+
+    def _name_tensors(self) -> dict[int, str]:
+        names = {id(t): t.name for t in self.inputs}
+        out_ids = {id(t): n for t, n in zip(self.outputs, self.output_names, strict=True)}
+        seen_nodes: dict[str, int] = {}
+        self._node_names: dict[int, str] = {}
+        for call in self.calls:
+            lname = self.layer_names[id(call.layer)]
+            k = seen_nodes.get(lname, 0)
+            seen_nodes[lname] = k + 1
+            node = lname if k == 0 else f"{lname}#{k}"
+            self._node_names[id(call)] = node
+            for i, t in enumerate(call.outputs):
+                suffix = "" if len(call.outputs) == 1 else f"_{i}"
+                names[id(t)] = out_ids.get(id(t), f"{node}:out{suffix}")
+        return names
+
+    @property
+    def layers(self) -> dict[str, Layer]:
+        """Every distinct layer by its name in this model, in call order."""
+        by_id = {id(c.layer): c.layer for c in self.calls}
+        return {name: by_id[i] for i, name in self.layer_names.items()}
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All parameters, keyed ``"<layer name>.<param>"`` (torch's keys for Sequential)."""
+        out: dict[str, np.ndarray] = {}
+        for name, layer in self.layers.items():
+            out.update({f"{name}.{k}": v.copy() for k, v in layer.parameters().items()})
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Load parameters by the keys of :meth:`state_dict`; validated before any is set."""
+        own = self.state_dict()
+        unexpected, missing = sorted(set(state) - set(own)), sorted(set(own) - set(state))
+        if strict and (unexpected or missing):
+            raise LayerArgumentError(
+                f"Model: load_state_dict: missing keys {missing!r}, unexpected keys "
+                f"{unexpected!r}; expected exactly {sorted(own)!r}"
+            )
+        layers = self.layers
+        checked = []
+        for key, value in state.items():
+            if key in own:
+                lname, pname = key.rsplit(".", 1)
+                checked.append((layers[lname], pname, layers[lname]._check_param(pname, value)))
+        for layer, pname, arr in checked:
+            layer._params[pname] = arr
+
+    def train(self, mode: bool = True) -> Model:
+        for layer in self.layers.values():
+            layer.train(mode)
+        return self
+
+    def eval(self) -> Model:
+        return self.train(False)
+
+    # ----------------------------------------------------------------- program and ONNX
+    def program(self) -> Program:
+        """The layer program with current weights (cast to each layer's input dtype)."""
+        names = self._tensor_names
+        weights: dict[str, np.ndarray] = {}
+        records = []
+        for call in self.calls:
+            lname = self.layer_names[id(call.layer)]
+            dtype = next((t.dtype for t in call.inputs if t is not None), "float32")
+            wnames = {}
+            for pname, arr in call.layer.parameters().items():
+                key = f"{lname}.{pname}"
+                weights.setdefault(key, arr.astype(dtype))
+                wnames[pname] = key
+            records.append(
+                CallRecord(
+                    type=type(call.layer).__name__,
+                    layer=lname,
+                    node=self._node_names[id(call)],
+                    args=call.layer.torch_args(),
+                    training=call.layer.training,
+                    inputs=[None if t is None else names[id(t)] for t in call.inputs],
+                    outputs=[names[id(t)] for t in call.outputs],
+                    call_args={
+                        k: ShapeRef(names[id(v.of)], tuple(v)) if isinstance(v, Shape) else v
+                        for k, v in call.call_args.items()
+                    },
+                    weights=wnames,
+                )
+            )
+        return Program(
+            inputs=[TensorInfo(t.name, list(t.shape), t.dtype) for t in self.inputs],
+            outputs=list(self.output_names),
+            calls=records,
+            weights=weights,
+            output_specs={n: t.spec for t, n in zip(self.outputs, self.output_names, strict=True)},
+        )
+
+    def to_onnx(
+        self, opset: int = DEFAULT_OPSET, *, target: str = "any", check: bool = True
+    ) -> onnx.ModelProto:
+        """Lower to an ``onnx.ModelProto`` carrying the layer program in its metadata.
+
+        ``target`` ("any", "cpu" or "cuda") lets layers prefer lowerings that are right and
+        fast on one provider; every target gives the same values. With ``check`` the result
+        passes ``onnx.checker.check_model(full_check=True)``.
+        """
+        if not 17 <= opset <= 22:
+            raise LayerArgumentError(f"Model.to_onnx: opset={opset!r}; expected 17 to 22")
+        prog = self.program()
+        g = GraphBuilder(opset)
+        for t in self.inputs:
+            g.reserve(t.name)
+        for n in self.output_names:
+            g.reserve(n)
+        for key, arr in prog.weights.items():
+            g.initializer(key, arr)
+        by_node = {self._node_names[id(c)]: c for c in self.calls}
+        for rec in prog.calls:
+            call = by_node[rec.node]
+            for n in rec.outputs:
+                if n not in self.output_names:
+                    g.reserve(n)
+            call.layer.emit(
+                g,
+                LowerCall(
+                    node=rec.node,
+                    inputs=[n or "" for n in rec.inputs],
+                    specs=[t.spec for t in call.inputs if t is not None],
+                    outputs=rec.outputs,
+                    out_specs=[t.spec for t in call.outputs],
+                    weights=rec.weights,
+                    call_args=rec.call_args,
+                    training=rec.training,
+                    target=target,
+                ),
+            )
+        graph = helper.make_graph(
+            g.nodes,
+            self.name,
+            [g.value_info(t.name, t.spec) for t in self.inputs],
+            [g.value_info(n, t.spec) for t, n in zip(self.outputs, self.output_names,
+                                                       strict=True)],
+            initializer=g.initializers,
+        )
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid(d, v) for d, v in g.opsets.items()],
+            functions=list(g.functions.values()),
+            producer_name="onnxlayers",
+            ir_version=IR_VERSION,
+        )
+        helper.set_model_props(model, {METADATA_KEY: prog.to_json()})
+        if check:
+            onnx.checker.check_model(model, full_check=True)
+        return model
+
+    def save(self, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET, *,
+             target: str = "any") -> Path:
+        """Write the ONNX file atomically (temp file + rename): a failure leaves the old file."""
+        proto = self.to_onnx(opset, target=target)
+        return save_atomic(proto.SerializeToString(), path)
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, source: str | os.PathLike[str] | onnx.ModelProto) -> Model:
+        """Rebuild a Model (layers, weights, training flags) from a saved file's layer program."""
+        proto = source if isinstance(source, onnx.ModelProto) else onnx.load(os.fspath(source))
+        label = "model" if isinstance(source, onnx.ModelProto) else os.fspath(source)
+        return cls.from_program(Program.from_onnx(proto, source=label), name=proto.graph.name)
+
+    @classmethod
+    def from_program(cls, prog: Program, *, name: str = "onnxlayers") -> Model:
+        env: dict[str, Tensor] = {i.name: Input(i.name, i.shape, i.dtype) for i in prog.inputs}
+        layers: dict[str, Layer] = {}
+        for rec in prog.calls:
+            if rec.type not in LAYERS:
+                raise ModelFormatError(
+                    f"layer type {rec.type!r} is not known; known types: {sorted(LAYERS)!r}"
+                )
+            layer = layers.get(rec.layer)
+            if layer is None:
+                layer = LAYERS[rec.type].from_torch_args(rec.args)
+                layer.name = rec.layer
+                for pname, wname in rec.weights.items():
+                    setattr(layer, pname, prog.weights[wname])
+                layer.training = rec.training
+                layers[rec.layer] = layer
+            args = {
+                k: env[v.tensor].shape if isinstance(v, ShapeRef) else v
+                for k, v in rec.call_args.items()
+            }
+            out = layer(*[env[n] if n else None for n in rec.inputs], **args)
+            for t, n in zip(out if isinstance(out, tuple) else (out,), rec.outputs, strict=True):
+                env[n] = t
+        return cls([env[i.name] for i in prog.inputs], [env[n] for n in prog.outputs],
+                   output_names=prog.outputs, name=name)
+
+
+def _layer_path(layer: Layer) -> str | None:
+    """torch-style dotted name from the Sequential containers a layer sits in."""
+    if layer.name:
+        return layer.name
+    parent = layer.__dict__.get("_parent")
+    if parent is None:
+        return None
+    container, index = parent
+    prefix = _layer_path(container)
+    return f"{prefix}.{index}" if prefix else str(index)
+
+
+def save_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target

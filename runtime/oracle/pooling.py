@@ -1,0 +1,1 @@
+"""NumPy oracles of MaxPool2d and AvgPool2d (added with the pooling layers)."""

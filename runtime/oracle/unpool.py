@@ -1,0 +1,1 @@
+"""NumPy oracle of MaxUnpool2d (added with the custom-op layers)."""
