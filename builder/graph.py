@@ -115,7 +115,7 @@ class GraphBuilder:
     def initializer(self, name: str, arr: np.ndarray) -> str:
         if name not in self._names:
             self.reserve(name)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        self.initializers.append(numpy_helper.from_array(np.array(arr, order="C", copy=True), name))
         return name
 
     def add_function(self, fn: onnx.FunctionProto, domain_version: int = 1) -> None:

@@ -30,13 +30,13 @@ class Call:
     """One call of a layer on symbolic tensors: a record of the layer program."""
 
     layer: Layer
-    inputs: tuple[Tensor | None, ...]
+    inputs: tuple[Tensor, ...]
     call_args: dict[str, Any]
     outputs: list[Tensor] = field(default_factory=list)
 
     def dependencies(self) -> list[Tensor]:
         """Tensors this call reads: its inputs and any ``Shape`` passed as a call argument."""
-        deps = [t for t in self.inputs if t is not None]
+        deps = list(self.inputs)
         deps += [v.of for v in self.call_args.values() if isinstance(v, Shape)]
         return deps
 
@@ -238,13 +238,10 @@ def check_number(
     >>> check_number("Linear", "in_features", 3, kind=int, ok=lambda v: v >= 1)
     3
     """
-    is_num = isinstance(value, kind) and not isinstance(value, bool)
-    if not is_num and isinstance(value, np.generic) and kind != int:
-        is_num = np.issubdtype(type(value), np.number)
-    if not is_num and isinstance(value, np.integer):
-        is_num = True
-    if not is_num:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, kind):
         raise LayerTypeError(f"{layer}: {name}={value!r} is invalid; expected {allowed}")
     if not ok(value):
         raise LayerArgumentError(f"{layer}: {name}={value!r} is invalid; expected {allowed}")
-    return value.item() if isinstance(value, np.generic) else value
+    return value

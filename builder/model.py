@@ -6,7 +6,7 @@
 >>> model = Model([x], [ReLU()(Linear(4, 2, seed=0)(x))])
 >>> proto = model.to_onnx()
 >>> [n.op_type for n in proto.graph.node]
-['MatMul', 'Add', 'Relu']
+['Gemm', 'Relu']
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class Model:
         if not outs:
             raise LayerArgumentError("Model: needs at least one output")
         if output_names is None:
-            output_names = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+            output_names = (["output"] if len(outs) == 1
+                            else [f"output_{i}" for i in range(len(outs))])
         self.output_names = list(output_names)
         if len(self.output_names) != len(outs) or len(set(self.output_names)) != len(outs):
             raise LayerArgumentError(
@@ -203,7 +204,7 @@ class Model:
         records = []
         for call in self.calls:
             lname = self.layer_names[id(call.layer)]
-            dtype = next((t.dtype for t in call.inputs if t is not None), "float32")
+            dtype = call.inputs[0].dtype if call.inputs else "float32"
             wnames = {}
             for pname, arr in call.layer.parameters().items():
                 key = f"{lname}.{pname}"
@@ -216,7 +217,7 @@ class Model:
                     node=self._node_names[id(call)],
                     args=call.layer.torch_args(),
                     training=call.layer.training,
-                    inputs=[None if t is None else names[id(t)] for t in call.inputs],
+                    inputs=[names[id(t)] for t in call.inputs],
                     outputs=[names[id(t)] for t in call.outputs],
                     call_args={
                         k: ShapeRef(names[id(v.of)], tuple(v)) if isinstance(v, Shape) else v
@@ -262,8 +263,8 @@ class Model:
                 g,
                 LowerCall(
                     node=rec.node,
-                    inputs=[n or "" for n in rec.inputs],
-                    specs=[t.spec for t in call.inputs if t is not None],
+                    inputs=list(rec.inputs),
+                    specs=[t.spec for t in call.inputs],
                     outputs=rec.outputs,
                     out_specs=[t.spec for t in call.outputs],
                     weights=rec.weights,
@@ -327,7 +328,7 @@ class Model:
                 k: env[v.tensor].shape if isinstance(v, ShapeRef) else v
                 for k, v in rec.call_args.items()
             }
-            out = layer(*[env[n] if n else None for n in rec.inputs], **args)
+            out = layer(*[env[n] for n in rec.inputs], **args)
             for t, n in zip(out if isinstance(out, tuple) else (out,), rec.outputs, strict=True):
                 env[n] = t
         return cls([env[i.name] for i in prog.inputs], [env[n] for n in prog.outputs],

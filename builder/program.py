@@ -51,7 +51,7 @@ class CallRecord:
     node: str
     args: dict[str, Any]
     training: bool
-    inputs: list[str | None]
+    inputs: list[str]
     outputs: list[str]
     call_args: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from onnx import TensorProto
@@ -24,7 +24,7 @@ from .errors import LayerArgumentError, LayerTypeError
 if TYPE_CHECKING:
     from .layer import Call
 
-Dim = Union[int, str, None]
+Dim = int | str | None
 """A dimension: an int (static), a str (a named dynamic dim such as ``"N"``) or None (unknown)."""
 
 DTYPES: dict[str, int] = {
@@ -45,7 +45,7 @@ def normalize_dtype(dtype: object, *, where: str = "Input") -> str:
     'float64'
     """
     try:
-        name = np.dtype(dtype).name  # type: ignore[call-overload]
+        name = np.dtype(cast(Any, dtype)).name
     except TypeError:
         name = str(dtype)
     if name not in DTYPES:
@@ -55,7 +55,7 @@ def normalize_dtype(dtype: object, *, where: str = "Input") -> str:
     return name
 
 
-class Shape(tuple):  # type: ignore[type-arg]
+class Shape(tuple[Dim, ...]):
     """A tensor's shape that remembers the tensor it came from.
 
     It behaves like a tuple of dims; layers that accept a size (``MaxUnpool2d``'s
@@ -155,7 +155,7 @@ def _check_dim(name: str, i: int, d: object) -> Dim:
     )
 
 
-def Input(name: str, shape: Iterable[Dim], dtype: object = "float32") -> Tensor:  # noqa: N802
+def Input(name: str, shape: Iterable[Dim], dtype: object = "float32") -> Tensor:
     """A model input: a name, a shape (ints are static, strs are named dynamic dims), a dtype.
 
     >>> Input("image", ("N", 3, 224, 224), dtype="float16").dtype

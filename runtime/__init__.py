@@ -7,7 +7,14 @@ True
 
 from . import oracle
 from .compare import Report, compare_outputs
-from .errors import DataError, InputError, MismatchError, ModelLoadError, ProviderError, RuntimeFault
+from .errors import (
+    DataError,
+    InputError,
+    MismatchError,
+    ModelLoadError,
+    ProviderError,
+    RuntimeFault,
+)
 from .session import Session
 from .verify import random_feeds, verify
 

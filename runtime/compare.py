@@ -5,9 +5,12 @@ infinities matching exactly; integer outputs (indices) must be equal. Each row s
 element, where it is, and the tolerance that would have passed.
 
 >>> import numpy as np
->>> rep = compare_outputs({"y": np.array([1.0, 2.0])}, {"y": np.array([1.0, 2.000001])})
+>>> got, want = np.array([1.0, 2.0], np.float32), np.array([1.0, 2.00001], np.float32)
+>>> rep = compare_outputs({"y": got}, {"y": want})
 >>> rep.ok, rep.rows[0].worst_index
 (True, (1,))
+>>> compare_outputs({"y": got.astype(np.float64)}, {"y": want.astype(np.float64)}).ok
+False
 """
 
 from __future__ import annotations

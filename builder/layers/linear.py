@@ -66,7 +66,7 @@ class Linear(Layer):
                 "bias": self.has_bias}
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {"weight": (self.out_features, self.in_features)}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, self.in_features)}
         if self.has_bias:
             shapes["bias"] = (self.out_features,)
         return shapes

@@ -22,7 +22,7 @@ import onnx
 from onnxlayers.builder import Model, Program, ShapeRef
 
 from ..errors import InputError, ModelLoadError
-from . import activations, linear, pooling, unpool  # noqa: F401  (registers implementations)
+from . import activations, linear, pooling, rrelu, unpool  # noqa: F401  (registers implementations)
 from ._registry import IMPLS, OracleCall, implements
 
 __all__ = ["IMPLS", "OracleCall", "implements", "program_of", "run"]
@@ -83,7 +83,7 @@ def run(
             OracleCall(
                 args=rec.args,
                 weights={k: prog.weights[v] for k, v in rec.weights.items()},
-                inputs=[None if n is None else env[n] for n in rec.inputs],
+                inputs=[env[n] for n in rec.inputs],
                 call_args=call_args,
                 training=rec.training,
                 node=rec.node,

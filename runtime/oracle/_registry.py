@@ -24,7 +24,7 @@ class OracleCall:
 
     args: Mapping[str, Any]
     weights: Mapping[str, np.ndarray]
-    inputs: Sequence[np.ndarray | None]
+    inputs: Sequence[np.ndarray]
     call_args: Mapping[str, Any]
     training: bool
     node: str = ""
@@ -32,9 +32,7 @@ class OracleCall:
 
     @property
     def x(self) -> np.ndarray:
-        x = self.inputs[0]
-        assert x is not None
-        return x
+        return self.inputs[0]
 
 
 OracleFn = Callable[[OracleCall], list[np.ndarray]]

@@ -12,7 +12,7 @@ import numpy as np
 from ._registry import OracleCall, implements
 
 
-def _where_positive(x: np.ndarray, slope: np.ndarray | float) -> np.ndarray:
+def where_positive(x: np.ndarray, slope: np.ndarray | float) -> np.ndarray:
     """torch's ``x > 0 ? x : slope * x`` in x's dtype (NaN stays NaN)."""
     s = np.asarray(slope, dtype=x.dtype)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -30,8 +30,8 @@ def relu(c: OracleCall) -> list[np.ndarray]:
 def sigmoid(c: OracleCall) -> list[np.ndarray]:
     x = c.x
     wide = x.astype(np.float64)
-    with np.errstate(over="ignore"):
-        y = np.where(wide >= 0, 1.0 / (1.0 + np.exp(-wide)), np.exp(wide) / (1.0 + np.exp(wide)))
+    e = np.exp(-np.abs(wide))  # never overflows
+    y = np.where(wide >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     return [y.astype(x.dtype)]
 
 
@@ -42,26 +42,12 @@ def tanh(c: OracleCall) -> list[np.ndarray]:
 
 @implements("LeakyReLU")
 def leaky_relu(c: OracleCall) -> list[np.ndarray]:
-    return [_where_positive(c.x, c.args["negative_slope"])]
+    return [where_positive(c.x, c.args["negative_slope"])]
 
 
 @implements("PReLU")
 def prelu(c: OracleCall) -> list[np.ndarray]:
     x, w = c.x, c.weights["weight"]
-    if w.size > 1:  # per channel: dim 1
-        w = w.reshape((1, w.size) + (1,) * (x.ndim - 2))
-    else:
-        w = w.reshape(())
-    return [_where_positive(x, w)]
-
-
-@implements("RReLU")
-def rrelu(c: OracleCall) -> list[np.ndarray]:
-    lower, upper = c.args["lower"], c.args["upper"]
-    if not c.training:
-        return [_where_positive(c.x, (lower + upper) / 2)]
-    slopes = c.extras.get("slopes")
-    if slopes is None:
-        rng = c.extras.get("rng") or np.random.default_rng()
-        slopes = rng.uniform(lower, upper, size=c.x.shape)
-    return [_where_positive(c.x, np.asarray(slopes))]
+    # One slope applies everywhere; C slopes apply per channel (dim 1).
+    w = w.reshape((1, w.size) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+    return [where_positive(x, w)]
