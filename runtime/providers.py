@@ -1,0 +1,172 @@
+"""Match execution-provider names like Polygraphy does, and fall back honestly.
+
+Names match case-insensitively and partially (``"cpu"`` -> ``CPUExecutionProvider``,
+``"cuda"`` -> ``CUDAExecutionProvider``); full names work too, and a ``(name, options)`` tuple
+passes provider options through. A name onnxruntime has never heard of raises `ProviderError`
+listing what was requested and what is available. A provider onnxruntime knows but this build
+lacks (CUDA on a CPU wheel) warns with `ProviderFallbackWarning` and is dropped, leaving the
+others (or CPU); with ``strict=True`` it raises `ProviderError` instead.
+
+>>> match_provider("cpu")
+'CPUExecutionProvider'
+>>> plan = resolve_providers(["cpu"])
+>>> plan.names, plan.requested
+(('CPUExecutionProvider',), ('CPUExecutionProvider',))
+>>> "CPUExecutionProvider" in best_providers()
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import onnxruntime as ort
+
+from .errors import ProviderError
+
+__all__ = [
+    "CPU",
+    "CUDA",
+    "ProviderFallbackWarning",
+    "ProviderPlan",
+    "ProviderRequest",
+    "best_providers",
+    "match_provider",
+    "resolve_providers",
+]
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+#: A provider name (full or partial) or a ``(name, options)`` pair.
+ProviderRequest = str | tuple[str, Mapping[str, object]]
+
+
+class ProviderFallbackWarning(UserWarning):
+    """A requested provider exists in onnxruntime but not in this build; it was dropped."""
+
+
+@dataclass(frozen=True)
+class ProviderPlan:
+    """What to ask onnxruntime for.
+
+    ``requested`` is every requested provider by its full name (available or not); ``names`` and
+    ``options`` are the providers (and their string-valued options) handed to onnxruntime.
+    """
+
+    requested: tuple[str, ...]
+    names: tuple[str, ...]
+    options: tuple[dict[str, str], ...]
+
+
+def match_provider(name: str) -> str:
+    """The full onnxruntime provider name for ``name``: exact, case-insensitive, or partial.
+
+    >>> match_provider("CUDA"), match_provider("TensorrtExecutionProvider")
+    ('CUDAExecutionProvider', 'TensorrtExecutionProvider')
+    """
+    if not isinstance(name, str) or not name:
+        raise ProviderError(
+            f"provider name must be a non-empty string, got {name!r}; available: {_available()}"
+        )
+    known = list(dict.fromkeys([*ort.get_available_providers(), *ort.get_all_providers()]))
+    key = name.lower()
+    exact = [p for p in known if p.lower() in (key, key + "executionprovider")]
+    if exact:
+        return exact[0]
+    partial = [p for p in known if key in p.lower()]
+    if len(partial) == 1:
+        return partial[0]
+    problem = f"is ambiguous: it matches {partial}" if partial else "is unknown to onnxruntime"
+    raise ProviderError(f"requested provider {name!r} {problem}; available: {_available()}")
+
+
+def resolve_providers(
+    requested: ProviderRequest | Sequence[ProviderRequest],
+    *,
+    strict: bool = False,
+    provider_options: Mapping[str, Mapping[str, object]] | None = None,
+) -> ProviderPlan:
+    """Match ``requested`` names, merge their options, and drop (or refuse) unavailable ones.
+
+    ``provider_options`` maps a provider name (matched like ``requested``) to its options; a
+    ``(name, options)`` pair in ``requested`` wins over it for the keys both give. Option values
+    are passed to onnxruntime as strings.
+
+    >>> resolve_providers([("cpu", {"arena_extend_strategy": "kSameAsRequested"})]).options
+    ({'arena_extend_strategy': 'kSameAsRequested'},)
+    """
+    pairs = [_split(item) for item in _as_list(requested)]
+    if not pairs:
+        raise ProviderError(f"no execution provider requested; available: {_available()}")
+    try:
+        options = {match_provider(k): dict(v) for k, v in (provider_options or {}).items()}
+        full_names = [match_provider(name) for name, _ in pairs]
+    except ProviderError as err:
+        raise ProviderError(f"{err} (requested: {[name for name, _ in pairs]})") from None
+    merged: dict[str, dict[str, str]] = {}
+    for full, (_, extra) in zip(full_names, pairs, strict=True):
+        merged[full] = {k: str(v) for k, v in {**options.get(full, {}), **extra}.items()}
+    chosen = _drop_unavailable(list(merged), strict=strict)
+    return ProviderPlan(
+        requested=tuple(merged),
+        names=tuple(chosen),
+        options=tuple(merged.get(name, {}) for name in chosen),
+    )
+
+
+def best_providers() -> list[str]:
+    """CUDA then CPU where this onnxruntime has CUDA, else CPU alone.
+
+    >>> best_providers()[-1]
+    'CPUExecutionProvider'
+    """
+    return [CUDA, CPU] if CUDA in ort.get_available_providers() else [CPU]
+
+
+def _available() -> list[str]:
+    return list(ort.get_available_providers())
+
+
+def _as_list(
+    requested: ProviderRequest | Sequence[ProviderRequest],
+) -> list[ProviderRequest]:
+    if isinstance(requested, str):
+        return [requested]
+    if isinstance(requested, tuple) and len(requested) == 2 and isinstance(requested[1], Mapping):
+        return [(str(requested[0]), requested[1])]
+    if not isinstance(requested, Sequence):
+        raise ProviderError(
+            f"providers must be a name, a (name, options) pair or a sequence of them, "
+            f"got {requested!r}; available: {_available()}"
+        )
+    return list(cast("Sequence[ProviderRequest]", requested))
+
+
+def _split(item: ProviderRequest) -> tuple[str, Mapping[str, object]]:
+    if isinstance(item, tuple):
+        if len(item) != 2 or not isinstance(item[1], Mapping):
+            raise ProviderError(
+                f"a provider with options must be a (name, dict) pair, got {item!r}"
+            )
+        return item[0], item[1]
+    return item, {}
+
+
+def _drop_unavailable(names: list[str], *, strict: bool) -> list[str]:
+    available = ort.get_available_providers()
+    missing = [name for name in names if name not in available]
+    if not missing:
+        return names
+    kept = [name for name in names if name in available] or [CPU]
+    message = (
+        f"requested provider(s) {missing} exist in onnxruntime but not in this build "
+        f"(onnxruntime {ort.__version__}, device {ort.get_device()}); available: {available}"
+    )
+    if strict:
+        raise ProviderError(f"{message}; strict=True refuses to fall back")
+    warnings.warn(f"{message}; falling back to {kept}", ProviderFallbackWarning, stacklevel=3)
+    return kept
