@@ -11,9 +11,13 @@ from .errors import BuildError, LayerArgumentError, LayerTypeError, ModelFormatE
 from .graph import DEFAULT_OPSET, GraphBuilder, LowerCall, ShapeRef
 from .layer import Layer
 from .layers import (
+    Add,
+    AvgPool2d,
     Flatten,
     LeakyReLU,
     Linear,
+    MaxPool2d,
+    MaxUnpool2d,
     PReLU,
     ReLU,
     RReLU,
@@ -25,10 +29,13 @@ from .model import Model
 from .program import Program
 from .registry import LAYERS, register_layer
 from .tensor import Input, Shape, Tensor, TensorSpec
+from .torch_import import UnsupportedTorchError, from_torch
 
 __all__ = [
     "DEFAULT_OPSET",
     "LAYERS",
+    "Add",
+    "AvgPool2d",
     "BuildError",
     "Flatten",
     "GraphBuilder",
@@ -39,6 +46,8 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "LowerCall",
+    "MaxPool2d",
+    "MaxUnpool2d",
     "Model",
     "ModelFormatError",
     "PReLU",
@@ -53,5 +62,7 @@ __all__ = [
     "Tanh",
     "Tensor",
     "TensorSpec",
+    "UnsupportedTorchError",
+    "from_torch",
     "register_layer",
 ]

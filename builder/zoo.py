@@ -86,10 +86,20 @@ def avgpool_ceil() -> Model:
                  name="avgpool_ceil")
 
 
+def rrelu_train() -> Model:
+    """RReLU in training mode with a seed; the sampled slopes are an output, so verification
+    replays them and checks the random run exactly."""
+    x = Input("x", ("N", 8))
+    rrelu = RReLU(0.1, 0.3, seed=7, return_noise=True, name="rrelu").train()
+    y, noise = rrelu(x)
+    return Model([x], [y, noise], output_names=["y", "noise"], name="rrelu_train")
+
+
 ZOO: dict[str, Callable[[], Model]] = {
     "avgpool_ceil": avgpool_ceil,
     "lenet": lenet,
     "linear_example": linear_example,
+    "rrelu_train": rrelu_train,
     "segnet": segnet,
 }
 """Every zoo model by file stem."""

@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--plot", metavar="FILE.png",
                     help="also sweep batch 1, 2, 4.. and plot (needs matplotlib)")
     sp.set_defaults(fn=cmd_bench)
+
+    from .export import add_export_parser
+    from .triton import add_triton_parser
+
+    add_export_parser(sub)
+    add_triton_parser(sub)
     return p
 
 

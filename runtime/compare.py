@@ -50,9 +50,13 @@ class OutputComparison:
     needed_atol: float = 0.0
     """The smallest atol that would have passed with this rtol."""
     problem: str = ""
+    pair: str = ""
+    """Which two runs were compared (``"oracle vs torch"``) when a report holds several pairs."""
 
     def as_dict(self) -> dict[str, Any]:
+        pair = {"pair": self.pair} if self.pair else {}
         return {
+            **pair,
             "name": self.name, "dtype": self.dtype, "shape": list(self.shape), "ok": self.ok,
             "max_abs": self.max_abs, "max_rel": self.max_rel, "rtol": self.rtol,
             "atol": self.atol, "mismatches": self.mismatches, "needed_atol": self.needed_atol,
@@ -82,7 +86,11 @@ class Report:
                 "outputs": [r.as_dict() for r in self.rows]}
 
     def __str__(self) -> str:
-        head = ("output", "dtype", "shape", "max_abs", "max_rel", "worst at", "rtol/atol", "result")
+        head: tuple[str, ...] = ("output", "dtype", "shape", "max_abs", "max_rel", "worst at",
+                                 "rtol/atol", "result")
+        paired = any(r.pair for r in self.rows)
+        if paired:
+            head = ("pair", *head)
         body = []
         for r in self.rows:
             verdict = "ok" if r.ok else "FAIL"
@@ -92,6 +100,7 @@ class Report:
                 verdict += (f": {r.mismatches} elements off; got {r.actual!r}, expected "
                             f"{r.expected!r}; atol={r.needed_atol:.3g} would pass")
             body.append((
+                *((r.pair,) if paired else ()),
                 r.name, r.dtype, "x".join(map(str, r.shape)) or "scalar", f"{r.max_abs:.3g}",
                 f"{r.max_rel:.3g}", "-" if r.worst_index is None else str(list(r.worst_index)),
                 "exact" if r.rtol == r.atol == 0 else f"{r.rtol:g}/{r.atol:g}", verdict,

@@ -249,9 +249,15 @@ def _node_dtype(node: onnx.NodeProto, dtypes: dict[str, str]) -> str:
     return dtypes.get(names[0], UNKNOWN) if names else UNKNOWN
 
 
+NEVER_PLACED = frozenset({("ai.onnx", "Constant")})
+"""Ops onnxruntime turns into initializers while loading: they run on no provider."""
+
+
 def _check_node(node: onnx.NodeProto, index: int, opsets: dict[str, int],
                 dtypes: dict[str, str]) -> Fallback | None:
     domain = _domain(node)
+    if (domain, node.op_type) in NEVER_PLACED:
+        return None
     opset = opsets.get(domain, 0)
     schema = _schema(node.op_type, domain, opset)
     version = schema.since_version if schema is not None else opset

@@ -1,5 +1,8 @@
 """``verify``: run a model on onnxruntime and on the NumPy oracle, and compare every output.
 
+With ``against=`` a torch module, torch runs on the same feeds too and one report holds three
+pairs: onnxruntime vs oracle, oracle vs torch and onnxruntime vs torch.
+
 >>> from onnxlayers.builder import Input, Model, Tanh
 >>> x = Input("x", ("N", 4))
 >>> verify(Model([x], [Tanh()(x)])).ok
@@ -16,9 +19,11 @@ import numpy as np
 import onnx
 
 from onnxlayers.builder import Model, Program
+from onnxlayers.builder.torch_import import run_torch
 
 from . import oracle
 from .compare import Report, Tolerance, compare_outputs
+from .errors import InputError
 from .session import Session
 
 DEFAULT_DYNAMIC_DIMS = {"batch": 2, "other": 16}
@@ -59,12 +64,24 @@ def verify(
     *,
     seed: int = 0,
     dims: Mapping[str, int] | None = None,
+    against: Any = None,
 ) -> Report:
     """Run ``model`` on onnxruntime and on the oracle with the same feeds; compare outputs.
 
     ``feeds`` default to seeded random ones (see :func:`random_feeds`). Tolerances default
     per dtype (exact for integer outputs); pass a number or ``{output name: value}``.
     Raises ``ModelFormatError`` when a file carries no onnxlayers layer program.
+
+    ``against`` (a ``torch.nn.Module``, run as it is: its current mode, no grad) adds torch as
+    a third run; its outputs map to the model's outputs in order, and the report holds one row
+    per pair and output, each with its worst element.
+
+    >>> import torch
+    >>> from onnxlayers.builder.torch_import import from_torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Tanh())
+    >>> report = verify(from_torch(net, (1, 4)), against=net)
+    >>> report.ok, sorted({row.pair for row in report.rows})
+    (True, ['onnxruntime vs oracle', 'onnxruntime vs torch', 'oracle vs torch'])
     """
     prog = oracle.program_of(model)
     proto = model.to_onnx() if isinstance(model, Model) else model
@@ -75,7 +92,34 @@ def verify(
     expected = oracle.run(prog, feeds, observed=actual)
     label = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "model"
     shapes = ", ".join(f"{k}={tuple(np.shape(v))}" for k, v in feeds.items())
-    return compare_outputs(
-        actual, expected, rtol=rtol, atol=atol,
-        title=f"{label} on {', '.join(session.providers)} vs NumPy oracle ({shapes})",
-    )
+    where = f"{label} on {', '.join(session.providers)}"
+    if against is None:
+        return compare_outputs(actual, expected, rtol=rtol, atol=atol,
+                               title=f"{where} vs NumPy oracle ({shapes})")
+    runs = {"onnxruntime": actual, "oracle": expected, "torch": torch_outputs(against, prog, feeds)}
+    report = Report([], title=f"{where} vs NumPy oracle vs torch ({shapes})")
+    for a, e in (("onnxruntime", "oracle"), ("oracle", "torch"), ("onnxruntime", "torch")):
+        rows = compare_outputs(runs[a], runs[e], rtol=rtol, atol=atol).rows
+        for row in rows:
+            row.pair = f"{a} vs {e}"
+        report.rows += rows
+    training = sorted({c.node for c in prog.calls if c.training})
+    if training and not report.ok:
+        report.notes.append(
+            f"note: layers {training!r} are in training mode; a layer random there (RReLU) "
+            "draws its own samples in each run, so the runs cannot agree: compare in eval mode "
+            "(module.eval() before from_torch)"
+        )
+    return report
+
+
+def torch_outputs(module: Any, prog: Program, feeds: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Run a torch module on ``feeds`` (inputs in the program's order); outputs by our names."""
+    arrays = [np.asarray(feeds[i.name], dtype=np.dtype(i.dtype)) for i in prog.inputs]
+    outs = run_torch(module, arrays)
+    if len(outs) != len(prog.outputs):
+        raise InputError(
+            f"verify: against={type(module).__name__} returned {len(outs)} outputs; the model "
+            f"has {len(prog.outputs)} ({prog.outputs!r}); expected the module the model came from"
+        )
+    return dict(zip(prog.outputs, outs, strict=True))

@@ -22,7 +22,7 @@ import onnx
 from onnxlayers.builder import Model, Program, ShapeRef
 
 from ..errors import InputError, ModelLoadError
-from . import activations, linear, pooling, rrelu, unpool  # noqa: F401  (registers implementations)
+from . import activations, add, linear, pooling, rrelu, unpool  # noqa: F401  (registers implementations)
 from ._registry import IMPLS, OracleCall, implements
 
 __all__ = ["IMPLS", "OracleCall", "implements", "program_of", "run"]

@@ -165,3 +165,11 @@ def test_derive_keeps_gaps_and_type_changes() -> None:
         "A\tai.onnx\t1\t5\tT=float", "A\tai.onnx\t7\t\tT=float",
         "B\tai.onnx\t1\t\tT=float", "C\tai.onnx\t1\t\tT=int64",
     ]
+
+
+def test_constant_nodes_are_never_placed() -> None:
+    """onnxruntime folds Constant nodes into initializers: no provider runs them."""
+    one = h.make_tensor("one", TP.FLOAT, [], [1.0])
+    model = model_of([h.make_node("Constant", [], ["c"], name="c", value=one),
+                      h.make_node("Add", ["x", "c"], ["y"], name="add")], [tensor("x")])
+    assert cuda_fallbacks(model) == []

@@ -1,0 +1,782 @@
+"""``MaxPool2d`` and ``AvgPool2d``: torch's 2-D pooling, exactly, lowered for onnxruntime.
+
+Arguments are torch's (an int or a tuple of two ints; ``stride=None`` means ``kernel_size``),
+normalised and validated by :mod:`onnxlayers.builder.args`. Inputs are (N, C, H, W) or
+(C, H, W), float32, float64 or float16; any dim may be dynamic.
+
+>>> from onnxlayers.builder import Input
+>>> y, i = MaxPool2d(3, 2, 1, return_indices=True)(Input("x", ("N", 64, 56, 56)))
+>>> y.shape, i.dtype
+(('N', 64, 28, 28), 'int64')
+>>> AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=7)(Input("x", (64, 55, 55))).shape
+(64, 28, 28)
+
+How each case is lowered (measured on onnxruntime 1.32, CPU; see ``ONNXRUNTIME-FACTS.md``):
+
+* **MaxPool2d values.** onnxruntime's ``MaxPool`` (the fast MLAS kernel) matches torch on a
+  dense grid of kernel/stride/padding/dilation/ceil_mode, but it skips NaN and returns the lowest
+  finite float for a window whose valid elements are all -inf. The graph therefore sums the
+  input (``ReduceSum``, one cheap pass) and an ``If`` runs the plain ``MaxPool`` when the sum is
+  finite, and otherwise an exact branch: ``MaxPool`` with its ``Indices`` output (a slower
+  kernel that keeps -inf) plus a NaN overlay, ``MaxPool`` over a map holding each element's
+  plane index where it is NaN and -1 elsewhere: its window maximum is torch's index of the
+  last NaN in the window, and where it is >= 0 the value is NaN. No faster non-propagating
+  variant is offered: the check costs one reduction (~1 ms of ~4 ms at 32x64x56x56).
+* **MaxPool2d indices.** ``MaxPool``'s ``Indices`` are flat over N*C*H*W; subtracting each
+  plane's start ((n*C + c)*H*W, an (N, C, 1, 1) constant, or built from ``Shape`` when N or C
+  is dynamic) gives torch's per-plane index with one broadcast ``Sub`` on the output (``Mod``
+  costs 7x more); the input is read once. The ``If`` branches both pool (no output copies) and
+  the non-finite one adds the NaN overlay to values and indices. The ``Indices`` kernel itself
+  is a scalar loop about as fast as torch's: this output costs ~0.9x torch, not less.
+* **ceil_mode.** ONNX's shape inference lacks ceil_mode's drop rule (onnxruntime has it), so
+  with static H and W ceil_mode becomes extra end padding, which pooling skips exactly as it
+  skips ceil's overhang (see :class:`_MaxCore` for the cases left).
+* **Empty windows.** With dilation, a window can hold no valid element at all (torch gives
+  -inf and the index of the first tap at or past the input's start); onnxruntime gives the
+  lowest float and -3. Where such windows exist (static shapes) or may exist (dynamic H/W with
+  dilation > 1), a ``Where`` writes torch's values and indices there.
+* **AvgPool2d** does not use ``AveragePool`` on CPU: from opset 19 onnxruntime runs it with a
+  slow generic loop (4x its opset-18 speed), it has no float64 kernel, and
+  ``divisor_override`` has no attribute. The window *sum* comes from a depthwise ``Conv`` with
+  a weight of ones (MLAS; zero padding, extended at the end by the ceil-mode overhang so no
+  window is clipped; a dynamic channel count pools every plane as one channel), then one
+  ``Div`` by torch's divisor: the
+  override, the window clipped to the padded input (``count_include_pad``) or the count of
+  valid elements, a constant or an (OH, OW) map built from the output grid. float16 is summed
+  and divided in float32 and rounded once, as torch does. float64 (no CPU ``Conv``) sums
+  shifted strided ``Slice``s of the zero-padded input.
+* **target="cuda"**: the CUDA provider has had bugs with asymmetric pads, ceil_mode and
+  dilation with pads in pooling, so every window op there gets an explicit ``Pad`` (-inf for
+  max, 0 for sums, the ceil overhang included) and runs with zero pads and no ceil_mode.
+  Its ``MaxPool`` ``Indices`` kernel is not used at all (it scans windows column by column and
+  gives index -1 and an out-of-bounds value when a window's maximum is its first element
+  beyond float precision, -inf or NaN): indices come from comparing each window tap (a
+  strided ``Slice``) with the maximum, the first match in torch's order winning, and all -inf
+  windows get torch's index (their first tap may be padding). Average sums use
+  ``AveragePool`` times kh*kw instead of ``Conv`` (which the CUDA provider may run in TF32).
+  The same graphs run on CPU and give the CPU lowering's values (within float rounding for
+  averages).
+* **Dynamic H/W**: sizes, pads, divisor maps and index maps are computed in the graph. torch's
+  "output size is too small" (and its zero-sized C/H/W) cannot be checked while building, so
+  the graph carries a guard: a ``Range`` whose step is 0 when the input is too small, named
+  ``"<Layer> '<node>': output size is too small ..."``; onnxruntime's error names that node,
+  and nothing downstream runs, so no empty or clipped output reaches the user.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..args import PoolGeometry, check_flag, pool2d_shape_check, pool_geometry
+from ..graph import GraphBuilder, LowerCall
+from ..layer import Layer, check_number
+from ..registry import register_layer
+from ..tensor import DTYPES, Dim, TensorSpec
+
+I64 = "int64"
+F32_EXACT_INTS = 2**24
+"""float32 holds every int below this exactly (plane indices in the NaN map)."""
+
+
+# --------------------------------------------------------------------------- int64 values
+@dataclass(frozen=True)
+class Val:
+    """An int64 (or bool) value, scalar or array: known while building, or a graph tensor.
+
+    Lets one formula serve static shapes (numpy, folded into constants) and dynamic ones
+    (ONNX ops on ``Shape`` values). Integer division is only applied to non-negative values,
+    where ONNX's truncating ``Div`` and Python's floor division agree.
+    """
+
+    g: GraphBuilder
+    v: np.ndarray | str
+    hint: str
+
+    @property
+    def known(self) -> bool:
+        return isinstance(self.v, np.ndarray)
+
+    def name(self) -> str:
+        """The graph tensor (an int64 or bool constant when the value is known)."""
+        if isinstance(self.v, np.ndarray):
+            return self.g.const(self.v, "bool" if self.v.dtype == bool else I64, self.hint)
+        return self.v
+
+    def lift(self, other: Val | int) -> Val:
+        return other if isinstance(other, Val) else Val(self.g, np.asarray(other, I64), self.hint)
+
+    def _apply(self, other: Val | int, fn: Callable[..., np.ndarray], op: str) -> Val:
+        o = self.lift(other)
+        if isinstance(self.v, np.ndarray) and isinstance(o.v, np.ndarray):
+            return Val(self.g, np.asarray(fn(self.v, o.v)), self.hint)
+        return Val(self.g, self.g.op(op, self.name(), o.name(), name=f"{self.hint}/{op}"),
+                   self.hint)
+
+    def __add__(self, other: Val | int) -> Val:
+        return self._apply(other, np.add, "Add")
+
+    def __sub__(self, other: Val | int) -> Val:
+        return self._apply(other, np.subtract, "Sub")
+
+    def __mul__(self, other: Val | int) -> Val:
+        return self._apply(other, np.multiply, "Mul")
+
+    def div(self, other: Val | int) -> Val:
+        """Integer division of a non-negative value."""
+        return self._apply(other, np.floor_divide, "Div")
+
+    def max(self, other: Val | int) -> Val:
+        return self._apply(other, np.maximum, "Max")
+
+    def min(self, other: Val | int) -> Val:
+        return self._apply(other, np.minimum, "Min")
+
+    def ge(self, other: Val | int) -> Val:
+        return self._apply(other, np.greater_equal, "GreaterOrEqual")
+
+    def and_(self, other: Val) -> Val:
+        return self._apply(other, np.logical_and, "And")
+
+    def or_(self, other: Val) -> Val:
+        return self._apply(other, np.logical_or, "Or")
+
+    def as_int(self) -> Val:
+        """A bool value as 0/1."""
+        if isinstance(self.v, np.ndarray):
+            return Val(self.g, self.v.astype(I64), self.hint)
+        return Val(self.g, self.g.op("Cast", self.v, to=onnx.TensorProto.INT64,
+                                     name=f"{self.hint}/as_int"), self.hint)
+
+    def column(self) -> Val:
+        """A vector as a column (``v[:, None]``), to build (OH, OW) maps by broadcasting."""
+        if isinstance(self.v, np.ndarray):
+            return Val(self.g, self.v[:, None], self.hint)
+        return Val(self.g, self.g.op("Unsqueeze", self.v, self.g.ints([1], self.hint),
+                                     name=f"{self.hint}/column"), self.hint)
+
+    def vector(self) -> str:
+        """A scalar as a 1-element int64 tensor (for shapes, pads and slice bounds)."""
+        if isinstance(self.v, np.ndarray):
+            return self.g.ints([int(self.v)], self.hint)
+        return str(self.g.op("Unsqueeze", self.v, self.g.ints([0], self.hint),
+                             name=f"{self.hint}/vector"))
+
+    def arange(self) -> Val:
+        """``0, 1, ..., self - 1`` (self a scalar)."""
+        if isinstance(self.v, np.ndarray):
+            return Val(self.g, np.arange(int(self.v), dtype=I64), self.hint)
+        zero, one = self.g.const(0, I64, self.hint), self.g.const(1, I64, self.hint)
+        return Val(self.g, self.g.op("Range", zero, self.v, one, name=f"{self.hint}/range"),
+                   self.hint)
+
+    def any(self) -> bool:
+        """For a known bool value: whether any element is true (unknown: assume so)."""
+        return not isinstance(self.v, np.ndarray) or bool(self.v.any())
+
+
+def concat(g: GraphBuilder, parts: Sequence[Val | int], hint: str) -> str:
+    """A 1-D int64 tensor of scalar parts (a constant when all are known)."""
+    vals = [Val(g, np.asarray(p, I64), hint) if isinstance(p, int) else p for p in parts]
+    if all(v.known for v in vals):
+        return g.ints([int(np.asarray(v.v)) for v in vals], hint)
+    return str(g.op("Concat", *[v.vector() for v in vals], axis=0, name=f"{hint}/concat"))
+
+
+# --------------------------------------------------------------------------- graph helpers
+def _branch_builder(g: GraphBuilder) -> GraphBuilder:
+    """A builder for an ``If`` branch sharing ``g``'s names and (outer-scope) initializers."""
+    sub = GraphBuilder(g.opset)
+    sub._names = g._names
+    sub._counts = g._counts
+    sub.initializers = g.initializers
+    return sub
+
+
+def if_node(
+    g: GraphBuilder,
+    cond: str,
+    then: Callable[[GraphBuilder], list[str]],
+    orelse: Callable[[GraphBuilder], list[str]],
+    outputs: Sequence[tuple[str, int]],
+    hint: str,
+) -> list[str]:
+    """An ``If`` whose branches are built by ``then`` / ``orelse``; ``outputs``: (dtype, rank)."""
+    graphs = []
+    for build, tag in ((then, "then"), (orelse, "else")):
+        sub = _branch_builder(g)
+        outs = build(sub)
+        infos = [helper.make_tensor_value_info(o, DTYPES[dt], [None] * rank)
+                 for o, (dt, rank) in zip(outs, outputs, strict=True)]
+        graphs.append(helper.make_graph(sub.nodes, f"{hint}/{tag}", [], infos))
+    res = g.op("If", cond, outputs=len(outputs), then_branch=graphs[0], else_branch=graphs[1],
+               name=hint)
+    return [res] if isinstance(res, str) else list(res)
+
+
+def _walk(nodes: Sequence[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:
+    for node in nodes:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _walk(attr.g.node)
+            for sub in attr.graphs:
+                yield from _walk(sub.node)
+
+
+def rename(g: GraphBuilder, old: str, new: str) -> None:
+    """Make the tensor ``old`` be called ``new`` everywhere (the call's output names)."""
+    for node in _walk(g.nodes):
+        for field in (node.input, node.output):
+            for k, n in enumerate(field):
+                if n == old:
+                    field[k] = new
+
+
+def nonfinite(g: GraphBuilder, x: str, dtype: str, hint: str) -> str:
+    """A bool scalar: does ``x`` hold a NaN or an infinity? (may also say so on overflow).
+
+    One ``ReduceSum``: any NaN or inf makes the sum non-finite. float16 sums ``x * 0``
+    (0 or NaN) so that large finite inputs do not overflow the sum.
+    """
+    if dtype == "float16":
+        x = g.op("Mul", x, g.const(0, dtype, f"{hint}/zero"), name=f"{hint}/zeroed")
+    total = g.op("ReduceSum", x, keepdims=0, name=f"{hint}/sum")
+    return str(g.op("IsNaN", g.op("Sub", total, total, name=f"{hint}/sum_minus_sum"),
+                    name=f"{hint}/nonfinite"))
+
+
+# --------------------------------------------------------------------------- one call's geometry
+class Site:
+    """One pooling call being lowered: the 4-D input, its sizes and the output grid.
+
+    Static dims are numbers; dynamic ones come from ``Shape`` and the input is routed through
+    the "output size is too small" guard.
+    """
+
+    def __init__(self, layer: Layer, g: GraphBuilder, c: LowerCall, geo: PoolGeometry) -> None:
+        self.g, self.c, self.geo = g, c, geo
+        spec = c.specs[0]
+        self.rank, self.dtype = spec.ndim, spec.dtype
+        dims: tuple[Dim, ...] = ((1,) if spec.ndim == 3 else ()) + tuple(spec.shape)
+        self.dims, self.channels = dims, dims[1]
+        x = c.inputs[0]
+        self.x = x if spec.ndim == 4 else str(
+            g.op("Unsqueeze", x, g.ints([0], f"{c.node}/axes"), name=f"{c.node}/batched"))
+        self.size = (self._dim(dims[2], 2), self._dim(dims[3], 3))
+        self._lead: tuple[Val, Val] | None = None
+        self.numerator = tuple(self._numerator(i) for i in (0, 1))
+        self.out = tuple(self._out(i) for i in (0, 1))
+        self._guard(type(layer).__name__)
+
+    # ---------------------------------------------------------------- sizes
+    def _dim(self, d: Dim, axis: int) -> Val:
+        """Dim ``axis`` of the 4-D input: a number when static, else read with ``Shape``."""
+        if isinstance(d, int):
+            return Val(self.g, np.asarray(d, I64), self.c.node)
+        g = self.g
+        one = g.op("Shape", self.x, start=axis, end=axis + 1, name=f"{self.c.node}/dim{axis}")
+        return Val(g, str(g.op("Squeeze", one, g.ints([0], f"{self.c.node}/axes"),
+                               name=f"{self.c.node}/dim{axis}")), self.c.node)
+
+    def _numerator(self, i: int) -> Val:
+        k, p, s, d = self.geo.axis(i)
+        extra = s - 1 if self.geo.ceil_mode else 0
+        return self.size[i] + (2 * p - d * (k - 1) - 1 + extra)
+
+    def _out(self, i: int) -> Val:
+        """torch's ``pooling_output_shape`` (valid where the guard passes)."""
+        _, p, s, _ = self.geo.axis(i)
+        out = self.numerator[i].div(s) + 1
+        if self.geo.ceil_mode:
+            out = out - ((out - 1) * s).ge(self.size[i] + p).as_int()
+        return out
+
+    def _guard(self, kind: str) -> None:
+        checks = [v for i in (0, 1) if not self.size[i].known
+                  for v in (self.numerator[i].ge(0), self.size[i].ge(1))]
+        if not isinstance(self.channels, int):
+            checks.append(self._dim(self.channels, 1).ge(1))
+        if not checks:
+            return
+        g, node = self.g, self.c.node
+        ok = checks[0]
+        for v in checks[1:]:
+            ok = ok.and_(v)
+        zero = g.const(0, I64, f"{node}/guard")
+        step = ok.as_int().name()
+        passed = g.fresh(f"{node}/guard")
+        g.nodes.append(helper.make_node(
+            "Range", [zero, g.const(1, I64, f"{node}/guard"), step], [passed],
+            name=f"{kind} {node!r}: output size is too small (the input's H or W plus padding "
+                 "is smaller than the dilated kernel, or a C/H/W dim is 0; torch rejects it)",
+        ))
+        shape = g.op("Add", g.op("Shape", self.x, name=f"{node}/guard"), passed,
+                     name=f"{node}/guard")
+        self.x = str(g.op("Reshape", self.x, shape, name=f"{node}/guarded"))
+
+    # ---------------------------------------------------------------- windows
+    def starts(self, i: int) -> Val:
+        """Where each output window starts along axis ``i`` (may be negative: padding)."""
+        _, p, s, _ = self.geo.axis(i)
+        return self.out[i].arange() * s - p
+
+    def dropped(self, i: int) -> bool:
+        """Whether ceil_mode's drop rule removed a window on static axis ``i``.
+
+        ONNX's shape inference has no drop rule: there, attribute ceil_mode would disagree.
+        """
+        if not (self.geo.ceil_mode and self.size[i].known):
+            return False
+        return bool(np.asarray(self.out[i].v) != np.asarray(self.numerator[i].div(
+            self.geo.stride[i]).v) + 1)
+
+    def overhang(self, i: int) -> Val:
+        """Padding past ``padding`` that ceil_mode's last window needs at the end of axis i."""
+        k, p, s, d = self.geo.axis(i)
+        if not self.geo.ceil_mode:  # floor mode: every window ends inside the padded input
+            return Val(self.g, np.asarray(0, I64), self.c.node)
+        return ((self.out[i] - 1) * s + (d * (k - 1) + 1) - self.size[i] - 2 * p).max(0)
+
+    def pads(self) -> str:
+        """``Pad``'s pads for the 4-D input: ``padding`` each side, plus the overhang at the end."""
+        (ph, pw), (eh, ew) = self.geo.padding, (self.overhang(0), self.overhang(1))
+        return concat(self.g, [0, 0, ph, pw, 0, 0, eh + ph, ew + pw], f"{self.c.node}/pads")
+
+    def plane_offsets(self, plane: Val) -> Val:
+        """Where each (n, c) plane starts in a flat N*C*plane index, shaped (N, C, 1, 1).
+
+        ``MaxPool``'s indices minus these are torch's per-plane indices: a broadcast ``Sub``
+        (cheaper than ``Mod``), with batch and channels dynamic when they are.
+        """
+        if self._lead is None:
+            self._lead = (self._dim(self.dims[0], 0), self._dim(self.dims[1], 1))
+        n, c = self._lead
+        starts = (n * c).arange() * plane
+        if isinstance(starts.v, np.ndarray):
+            return Val(self.g, starts.v.reshape(int(n.v), int(c.v), 1, 1), self.c.node)
+        shape = concat(self.g, [n, c, 1, 1], f"{self.c.node}/plane_offsets")
+        return Val(self.g, str(self.g.op("Reshape", starts.name(), shape,
+                                         name=f"{self.c.node}/plane_offsets")), self.c.node)
+
+    def grid(self, per_axis: Callable[[int], Val], op: Callable[[Val, Val], Val]) -> Val:
+        """An (OH, OW) map ``op(per_axis(0)[:, None], per_axis(1)[None, :])``."""
+        return op(per_axis(0).column(), per_axis(1))
+
+    def finish(self, results: Sequence[str]) -> None:
+        """Give the results the call's output names (dropping the batch dim for rank 3)."""
+        for got, want in zip(results, self.c.outputs, strict=True):
+            if self.rank == 3:
+                self.g.op("Squeeze", got, self.g.ints([0], f"{self.c.node}/axes"),
+                          outputs=[want], name=f"{self.c.node}/unbatched")
+            else:
+                rename(self.g, got, want)
+
+
+# --------------------------------------------------------------------------- layers
+class _Pool2d(Layer):
+    """Shared constructor checks, shape inference and lowering entry of the 2-D pools."""
+
+    geometry: PoolGeometry
+
+    def infer(self, inputs: Sequence[TensorSpec], **call_args: Any) -> list[TensorSpec]:
+        self.expect_arity(inputs, 1)
+        x = inputs[0]
+        self.check_input(x, ranks=(3, 4))
+        oh, ow = pool2d_shape_check(self.label, x.shape, self.geometry)
+        out = TensorSpec((*x.shape[:-2], oh, ow), x.dtype)
+        return self._outputs(out)
+
+    def _outputs(self, out: TensorSpec) -> list[TensorSpec]:
+        return [out]
+
+    def _geometry_args(self) -> dict[str, Any]:
+        geo = self.geometry
+        return {"kernel_size": geo.kernel, "stride": geo.stride, "padding": geo.padding}
+
+    def emit(self, g: GraphBuilder, c: LowerCall) -> None:
+        site = Site(self, g, c, self.geometry)
+        site.finish(self.lower(site))
+
+    def lower(self, site: Site) -> list[str]:
+        """The 4-D results of this pooling (their names are fixed up by :meth:`Site.finish`)."""
+        raise NotImplementedError
+
+
+@register_layer
+class MaxPool2d(_Pool2d):
+    """``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+    ceil_mode=False)``: torch's max pooling, NaN propagating, with torch's per-plane indices.
+
+    >>> from onnxlayers.builder import Input
+    >>> MaxPool2d((2, 3), dilation=2, ceil_mode=True)(Input("x", (1, 1, 9, 9))).shape
+    (1, 1, 4, 3)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.geometry = pool_geometry(self.label, kernel_size, stride, padding, dilation,
+                                      ceil_mode)
+        self.return_indices = bool(return_indices)
+
+    def torch_args(self) -> dict[str, Any]:
+        return {**self._geometry_args(), "dilation": self.geometry.dilation,
+                "return_indices": self.return_indices, "ceil_mode": self.geometry.ceil_mode}
+
+    def _outputs(self, out: TensorSpec) -> list[TensorSpec]:
+        return [out, TensorSpec(out.shape, I64)] if self.return_indices else [out]
+
+    def lower(self, site: Site) -> list[str]:
+        core = _MaxCore(site)
+        g, node = site.g, site.c.node
+        cond = nonfinite(g, site.x, site.dtype, f"{node}/check")
+        if not self.return_indices:
+            (y,) = if_node(g, cond, lambda b: [core.exact_values(b)], lambda b: [core.values(b)],
+                           [(site.dtype, 4)], f"{node}/nan_or_inf")
+            return [core.fix_empty(y)]
+        # Both branches pool (no copies of the outputs); only one runs.
+        y, i = if_node(g, cond, lambda b: core.nan_overlay(b, *core.indices(b)),
+                       lambda b: list(core.indices(b)), [(site.dtype, 4), (I64, 4)],
+                       f"{node}/nan")
+        y = core.fix_empty(y)
+        return [y, core.fix_minus_inf_indices(y, i)]
+
+
+class _MaxCore:
+    """The target's max-pooling primitives for one call.
+
+    CPU ("any", "cpu"): ``MaxPool`` with pads attributes. ONNX's shape inference lacks
+    ceil_mode's drop rule (onnxruntime has it), so with static H and W ceil_mode becomes end
+    padding (pads are skipped exactly like ceil's overhang, and where a window is dropped no
+    overhang is needed) when onnxruntime allows it (pads below the undilated kernel); else the
+    ceil_mode attribute, kept only if no static axis drops a window. Otherwise (a dynamic axis
+    beside a static one that drops), and always on CUDA: an explicit ``Pad`` with -inf (ceil
+    overhang included), then ``MaxPool`` with zero pads.
+    """
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._empty: Val | None = None
+        geo, g = site.geo, site.g
+        self.attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel),
+                                      "strides": list(geo.stride),
+                                      "dilations": list(geo.dilation)}
+        (ph, pw), over = geo.padding, (site.overhang(0), site.overhang(1))
+        self.cuda = self.padded = site.c.target == "cuda"
+        self.src = site.x
+        if not self.padded and all(o.known for o in over):
+            ends = [p + int(np.asarray(o.v)) for p, o in zip(geo.padding, over, strict=True)]
+            if ends[0] < geo.kernel[0] and ends[1] < geo.kernel[1]:
+                self.attrs["pads"] = [ph, pw, *ends]  # no ceil_mode needed
+                return
+        if not self.padded and not any(site.dropped(i) for i in (0, 1)):
+            self.attrs.update(pads=[ph, pw, ph, pw], ceil_mode=int(geo.ceil_mode))
+            return
+        self.padded = True
+        self.src = g.op("Pad", site.x, site.pads(),
+                        g.const(-np.inf, site.dtype, f"{site.c.node}/minus_inf"),
+                        name=f"{site.c.node}/padded")
+
+    def values(self, g: GraphBuilder) -> str:
+        """Fast values: NaN skipped, all -inf windows may give the lowest float."""
+        return str(g.op("MaxPool", self.src, name=self.site.c.node, **self.attrs))
+
+    def indices(self, g: GraphBuilder) -> tuple[str, str]:
+        """Values (-inf kept; NaN windows are left to the overlay) and torch's plane indices."""
+        if self.cuda:
+            y = self.values(g)
+            return y, self.tap_indices(g, y)
+        site = self.site
+        y, flat = g.op("MaxPool", self.src, outputs=2, name=site.c.node, **self.attrs)
+        h, w = site.size
+        if not self.padded:
+            return y, str(g.op("Sub", flat, site.plane_offsets(h * w).name(),
+                               name=f"{site.c.node}/plane_index"))
+        (eh, ew), (ph, pw) = (site.overhang(0), site.overhang(1)), site.geo.padding
+        wide = w + (2 * pw) + ew
+        offsets = site.plane_offsets((h + (2 * ph) + eh) * wide)
+        q = Val(g, str(g.op("Sub", flat, offsets.name(), name=f"{site.c.node}/padded_index")),
+                site.c.node)
+        row = q.div(wide)
+        return y, (q - row * (wide - w) - (w * ph + pw)).name()
+
+    def tap_indices(self, g: GraphBuilder, y: str) -> str:
+        """torch's index as the first tap (row by row) of each window equal to its maximum.
+
+        For CUDA: onnxruntime's CUDA ``MaxPool`` with ``Indices`` scans windows column by
+        column (ties resolve differently from torch) and starts from ``first - 1``, so a window
+        whose maximum is its first element beyond float precision (or -inf, or NaN) gets
+        index -1 and a value read out of bounds. Each tap is a strided ``Slice`` of the padded
+        input compared with the (cuDNN) maximum; windows whose maximum is -inf are fixed
+        afterwards (:meth:`fix_minus_inf_indices`), NaN windows by the overlay.
+        """
+        site, geo, node = self.site, self.site.geo, self.site.c.node
+        (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+        reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
+        axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints(list(geo.stride), f"{node}/steps")
+        none = g.const(0, "int32", f"{node}/no_match")
+        codes = []
+        for t, (i, j) in enumerate(itertools.product(range(kh), range(kw))):
+            ends = concat(g, [reach[0] + i * dh, reach[1] + j * dw], f"{node}/tap_ends")
+            tap = g.op("Slice", self.src, g.ints([i * dh, j * dw], f"{node}/tap_starts"), ends,
+                       axes, steps, name=f"{node}/tap")
+            codes.append(g.op("Where", g.op("Equal", tap, y, name=f"{node}/tap_is_max"),
+                              g.const(kh * kw - t, "int32", f"{node}/tap_code"), none,
+                              name=f"{node}/tap_code"))
+        best = g.op("Max", *codes, name=f"{node}/first_max") if len(codes) > 1 else codes[0]
+        first = g.op("Sub", g.const(kh * kw, I64, f"{node}/taps"),
+                     g.op("Cast", best, to=onnx.TensorProto.INT64, name=f"{node}/first_max"),
+                     name=f"{node}/first_tap")
+        row = g.op("Div", first, g.const(kw, I64, f"{node}/kw"), name=f"{node}/tap_row")
+        col = g.op("Sub", first, g.op("Mul", row, g.const(kw, I64, f"{node}/kw"),
+                                      name=f"{node}/tap_row"), name=f"{node}/tap_col")
+        w = site.size[1]
+        base = site.grid(site.starts, lambda a, b: a * w + b).name()
+        rows = g.op("Mul", row, (w * dh).name(), name=f"{node}/tap_row_offset")
+        cols = g.op("Mul", col, g.const(dw, I64, f"{node}/dw"), name=f"{node}/tap_col_offset")
+        return str(g.op("Add", g.op("Add", rows, cols, name=f"{node}/tap_offset"), base,
+                        name=f"{node}/tap_index"))
+
+    def code_type(self) -> str:
+        """float32 holds every plane index of a static plane below 2**24; else float64."""
+        hw = self.site.size[0] * self.site.size[1]
+        return "float32" if hw.known and int(np.asarray(hw.v)) < F32_EXACT_INTS else "float64"
+
+    def nan_positions(self, g: GraphBuilder) -> str:
+        """Per window: torch's index of its last NaN, or a negative number when it has none."""
+        site, ftype = self.site, self.code_type()
+        node = site.c.node
+        h, w = site.size
+        if h.known and w.known:
+            plane = g.const(np.arange(int(h.v) * int(w.v)).reshape(int(h.v), int(w.v)), ftype,
+                            f"{node}/plane")
+        else:
+            flat = g.op("Cast", (h * w).arange().name(), to=DTYPES[ftype], name=f"{node}/plane")
+            plane = g.op("Reshape", flat, concat(g, [h, w], f"{node}/plane"),
+                         name=f"{node}/plane")
+        none = g.const(-1, ftype, f"{node}/none")
+        code = g.op("Where", g.op("IsNaN", site.x, name=f"{node}/isnan"), plane, none,
+                    name=f"{node}/nan_code")
+        if self.padded:
+            code = g.op("Pad", code, site.pads(), none, name=f"{node}/nan_code")
+        return str(g.op("MaxPool", code, name=f"{node}/nan_pool", **self.attrs))
+
+    def nan_overlay(self, g: GraphBuilder, y: str, i: str | None) -> list[str]:
+        """``y`` (and ``i``) with torch's NaN values (and indices) where windows hold NaN."""
+        node = self.site.c.node
+        pos = self.nan_positions(g)
+        has = g.op("GreaterOrEqual", pos, g.const(0, self.code_type(), f"{node}/zero"),
+                   name=f"{node}/has_nan")
+        out = [str(g.op("Where", has, g.const(np.nan, self.site.dtype, f"{node}/nan"), y,
+                        name=f"{node}/nan_values"))]
+        if i is not None:
+            where = g.op("Cast", pos, to=onnx.TensorProto.INT64, name=f"{node}/nan_index")
+            out.append(str(g.op("Where", has, where, i, name=f"{node}/nan_indices")))
+        return out
+
+    def exact_values(self, g: GraphBuilder) -> str:
+        """Values with torch's NaN and -inf: cuDNN keeps -inf; onnxruntime's CPU fast kernel
+        turns all -inf windows into the lowest float, its ``Indices`` kernel does not."""
+        if self.cuda:
+            y = self.values(g)
+        else:
+            y, _ = g.op("MaxPool", self.src, outputs=2, name=self.site.c.node, **self.attrs)
+        return self.nan_overlay(g, y, None)[0]
+
+    # ---------------------------------------------------------------- -inf and empty windows
+    def first_taps(self, i: int) -> Val:
+        """torch's initial index along axis ``i``: each window's first tap at or after 0."""
+        _, _, _, d = self.site.geo.axis(i)
+        start = self.site.starts(i)
+        before = (start * -1).max(0)
+        return start + (before + (d - 1)).div(d) * d
+
+    def first_index(self) -> Val:
+        w = self.site.size[1]
+        return self.site.grid(self.first_taps, lambda a, b: a * w + b)
+
+    def empty(self) -> Val | None:
+        """An (OH, OW) bool map of windows with no valid element, or None when there are none."""
+        if self._empty is None:
+            if self.site.geo.dilation == (1, 1):
+                return None  # a contiguous window always overlaps the input
+            size = self.site.size
+            mask = self.site.grid(lambda i: self.first_taps(i).ge(size[i]), Val.or_)
+            self._empty = mask
+        return self._empty if self._empty.any() else None
+
+    def fix_empty(self, y: str) -> str:
+        empty = self.empty()
+        if empty is None:
+            return y
+        node = self.site.c.node
+        return str(self.site.g.op("Where", empty.name(),
+                                  self.site.g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
+                                  y, name=f"{node}/empty_values"))
+
+    def fix_minus_inf_indices(self, y: str, i: str) -> str:
+        """torch's index where a window's maximum is -inf: its first valid tap.
+
+        onnxruntime's kernel already gives it except in empty windows when it pads; over an
+        explicitly padded input a -inf window may pick a padding element, so every -inf window
+        is rewritten.
+        """
+        g, node = self.site.g, self.site.c.node
+        if self.padded:
+            where = g.op("Equal", y, g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
+                         name=f"{node}/all_minus_inf")
+        else:
+            empty = self.empty()
+            if empty is None:
+                return i
+            where = empty.name()
+        return str(g.op("Where", where, self.first_index().name(), i,
+                        name=f"{node}/minus_inf_indices"))
+
+
+@register_layer
+class AvgPool2d(_Pool2d):
+    """``AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``: torch's average pooling.
+
+    >>> from onnxlayers.builder import Input
+    >>> AvgPool2d(2)(Input("x", ("N", 3, "H", "W"))).shape
+    ('N', 3, None, None)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.geometry = pool_geometry(self.label, kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = check_flag(self.label, "count_include_pad", count_include_pad)
+        self.divisor_override = None if divisor_override is None else int(check_number(
+            self.label, "divisor_override", divisor_override, kind=int, ok=lambda v: v != 0,
+            allowed="None or a non-zero int"))
+
+    def torch_args(self) -> dict[str, Any]:
+        return {**self._geometry_args(), "ceil_mode": self.geometry.ceil_mode,
+                "count_include_pad": self.count_include_pad,
+                "divisor_override": self.divisor_override}
+
+    def lower(self, site: Site) -> list[str]:
+        g, node = site.g, site.c.node
+        work = "float32" if site.dtype == "float16" else site.dtype
+        x = site.x if work == site.dtype else str(
+            g.op("Cast", site.x, to=DTYPES[work], name=f"{node}/to_float32"))
+        if work == "float64":
+            total = _sum_taps(site, x)
+        elif site.c.target == "cuda":
+            total = _sum_pool(site, x)
+        else:
+            total = _sum_conv(site, x)
+        y = g.op("Div", total, self.divisor(site, work), name=node)
+        if work != site.dtype:
+            y = g.op("Cast", y, to=DTYPES[site.dtype], name=f"{node}/to_float16")
+        return [str(y)]
+
+    def divisor(self, site: Site, dtype: str) -> str:
+        """torch's divisor: the override, or per window the clipped or the valid size."""
+        g = site.g
+        if self.divisor_override is not None:
+            return g.const(self.divisor_override, dtype, f"{site.c.node}/divisor")
+
+        def count(i: int) -> Val:
+            k, p, _, _ = site.geo.axis(i)
+            start, size = site.starts(i), site.size[i]
+            if self.count_include_pad:
+                return (start + k).min(size + p) - start
+            return (start + k).min(size) - start.max(0)
+
+        grid = site.grid(count, Val.__mul__)
+        if isinstance(grid.v, np.ndarray) and np.all(grid.v == grid.v.flat[0]):
+            return g.const(int(grid.v.flat[0]), dtype, f"{site.c.node}/divisor")
+        if isinstance(grid.v, np.ndarray):
+            return g.const(grid.v, dtype, f"{site.c.node}/divisor")
+        return str(g.op("Cast", grid.v, to=DTYPES[dtype], name=f"{site.c.node}/divisor"))
+
+
+def _padded_conv_input(site: Site, x: str, dtype: str) -> tuple[str, list[int]]:
+    """The input and Conv pads: attributes on CPU when static, an explicit ``Pad`` otherwise."""
+    (ph, pw), (eh, ew) = site.geo.padding, (site.overhang(0), site.overhang(1))
+    if site.c.target != "cuda" and eh.known and ew.known:
+        return x, [ph, pw, ph + int(eh.v), pw + int(ew.v)]
+    g = site.g
+    padded = g.op("Pad", x, site.pads(), g.const(0, dtype, f"{site.c.node}/zero"),
+                  name=f"{site.c.node}/padded")
+    return str(padded), [0, 0, 0, 0]
+
+
+def _sum_conv(site: Site, x: str) -> str:
+    """Window sums with a depthwise ``Conv`` of ones (zero padding; float32)."""
+    g, geo, node = site.g, site.geo, site.c.node
+    x, pads = _padded_conv_input(site, x, "float32")
+    attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride),
+                             "pads": pads}
+    if isinstance(site.channels, int):
+        ones = g.const(np.ones((site.channels, 1, *geo.kernel)), "float32", f"{node}/ones")
+        return str(g.op("Conv", x, ones, group=site.channels, name=f"{node}/sum", **attrs))
+    # Channels unknown while building: pool every plane as one channel, then restore N, C.
+    planes = g.op("Reshape", x, g.ints([-1, 1, 0, 0], f"{node}/planes"), name=f"{node}/planes")
+    ones = g.const(np.ones((1, 1, *geo.kernel)), "float32", f"{node}/ones")
+    total = g.op("Conv", planes, ones, name=f"{node}/sum", **attrs)
+    shape = g.op("Concat", g.op("Shape", x, end=2, name=f"{node}/lead"),
+                 g.op("Shape", total, start=2, name=f"{node}/spatial"), axis=0,
+                 name=f"{node}/shape")
+    return str(g.op("Reshape", total, shape, name=f"{node}/sum"))
+
+
+def _sum_pool(site: Site, x: str) -> str:
+    """Window sums for CUDA: ``AveragePool`` over the explicitly zero-padded input, times k*k.
+
+    A ``Conv`` there may run in TF32 (onnxruntime's CUDA default), cuDNN pooling does not;
+    with zero pads every window is whole, so the mean is the sum over ``kh * kw``.
+    """
+    g, geo, node = site.g, site.geo, site.c.node
+    padded = g.op("Pad", x, site.pads(), g.const(0, "float32", f"{node}/zero"),
+                  name=f"{node}/padded")
+    mean = g.op("AveragePool", padded, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+                name=f"{node}/mean")
+    size = g.const(geo.kernel[0] * geo.kernel[1], "float32", f"{node}/window")
+    return str(g.op("Mul", mean, size, name=f"{node}/sum"))
+
+
+def _sum_taps(site: Site, x: str) -> str:
+    """Window sums as a ``Sum`` of shifted strided ``Slice``s of the zero-padded input."""
+    g, geo, node = site.g, site.geo, site.c.node
+    padded = g.op("Pad", x, site.pads(), g.const(0, site.dtype, f"{node}/zero"),
+                  name=f"{node}/padded")
+    (kh, kw), (sh, sw) = geo.kernel, geo.stride
+    reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
+    axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints([sh, sw], f"{node}/steps")
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            ends = concat(g, [reach[0] + i, reach[1] + j], f"{node}/ends")
+            taps.append(g.op("Slice", padded, g.ints([i, j], f"{node}/starts"), ends, axes,
+                             steps, name=f"{node}/tap"))
+    return str(g.op("Sum", *taps, name=f"{node}/sum"))

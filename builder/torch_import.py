@@ -1,0 +1,717 @@
+"""``from_torch``: turn a PyTorch module into an onnxlayers :class:`~onnxlayers.builder.Model`.
+
+torch stays optional (``pip install 'onnxlayers[torch]'``): this module imports it only when a
+function here runs, so ``import onnxlayers.builder`` never does.
+
+The module is traced with ``torch.fx``; each ``nn`` module, ``torch.nn.functional`` function,
+``torch`` function and tensor method in its graph maps to one of our layers, with the weights
+copied and each module's training flag kept. ``nn.Sequential`` trees and modules with their own
+``forward`` (pool -> unpool with ``output_size=x.size()``, flatten, residual adds) both work.
+Anything else raises :class:`UnsupportedTorchError` naming the module path, its type and the
+supported set. The first dim of every input of rank >= 2 becomes the dynamic batch dim ``"N"``
+unless ``dynamic_batch=False``.
+
+>>> import torch
+>>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+>>> model = from_torch(net, (1, 4))
+>>> model.inputs[0].shape, sorted(model.state_dict())
+(('N', 4), ['0.bias', '0.weight'])
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .errors import BuildError, LayerArgumentError, LayerTypeError
+from .layer import Layer
+from .layers import add as _add_layer  # noqa: F401  (registers Add: residual connections)
+from .model import Model
+from .registry import LAYERS
+from .tensor import Dim, Input, Shape, Tensor, normalize_dtype
+
+__all__ = [
+    "TORCH_HINT",
+    "UnsupportedTorchError",
+    "from_torch",
+    "import_torch",
+    "run_torch",
+    "supported",
+]
+
+TORCH_HINT = "install PyTorch to use it: pip install 'onnxlayers[torch]'"
+
+
+class UnsupportedTorchError(LayerTypeError):
+    """A torch module, function or method that has no onnxlayers equivalent."""
+
+
+# ------------------------------------------------------------------------------ what maps
+def _attrs(*names: str) -> Callable[[Any], dict[str, Any]]:
+    """Constructor arguments read from the torch module's attributes of the same names."""
+    return lambda m: {n: _plain(getattr(m, n)) for n in names}
+
+
+def _linear_args(m: Any) -> dict[str, Any]:
+    return {"in_features": m.in_features, "out_features": m.out_features,
+            "bias": m.bias is not None}
+
+
+_MODULES: dict[str, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    "Linear": ("Linear", _linear_args),
+    "ReLU": ("ReLU", _attrs()),
+    "Sigmoid": ("Sigmoid", _attrs()),
+    "Tanh": ("Tanh", _attrs()),
+    "LeakyReLU": ("LeakyReLU", _attrs("negative_slope")),
+    "PReLU": ("PReLU", _attrs("num_parameters")),
+    "RReLU": ("RReLU", _attrs("lower", "upper")),
+    "Flatten": ("Flatten", _attrs("start_dim", "end_dim")),
+    "MaxPool2d": ("MaxPool2d", _attrs("kernel_size", "stride", "padding", "dilation",
+                                      "return_indices", "ceil_mode")),
+    "AvgPool2d": ("AvgPool2d", _attrs("kernel_size", "stride", "padding", "ceil_mode",
+                                      "count_include_pad", "divisor_override")),
+    "MaxUnpool2d": ("MaxUnpool2d", _attrs("kernel_size", "stride", "padding")),
+}
+"""``torch.nn`` class name -> (our layer type, constructor arguments from the module)."""
+
+_PASS_THROUGH = ("Identity", "Dropout")
+"""``torch.nn`` modules that return their input (Dropout only in eval mode)."""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one torch function or tensor method maps: a converter with torch's signature."""
+
+    convert: Callable[..., Any]
+    layer: str | None
+    """The layer type it needs (None: none), so rules whose layer is missing drop out."""
+
+
+_FUNCTIONS: dict[str, _Rule] = {}
+"""Dotted torch names (``"torch.nn.functional.relu"``, ``"Tensor.relu"``) -> rule."""
+
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def _maps(*names: str, layer: str | None = None) -> Callable[[C], C]:
+    """Register a converter for torch functions (dotted paths) and ``Tensor.<method>`` names."""
+
+    def deco(fn: C) -> C:
+        for name in names:
+            _FUNCTIONS[name] = _Rule(fn, layer)
+        return fn
+
+    return deco
+
+
+def _available(layer: str | None) -> bool:
+    return layer is None or layer in LAYERS
+
+
+def supported() -> dict[str, list[str]]:
+    """The torch modules and functions :func:`from_torch` maps with the layers installed now.
+
+    >>> "torch.nn.Linear" in supported()["modules"]
+    True
+    """
+    modules = [f"torch.nn.{k}" for k, (layer, _) in _MODULES.items() if _available(layer)]
+    modules += [f"torch.nn.{k}" for k in _PASS_THROUGH] + ["torch.nn.Sequential"]
+    functions = [_short(k) for k, r in _FUNCTIONS.items() if _available(r.layer)]
+    return {"modules": sorted(modules), "functions": sorted(set(functions))}
+
+
+def _supported_text() -> str:
+    s = supported()
+    return (f"Supported modules: {', '.join(s['modules'])}. Supported functions and methods: "
+            f"{', '.join(s['functions'])}.")
+
+
+def _short(name: str) -> str:
+    return name.replace("torch.nn.functional.", "F.").replace("builtins.", "")
+
+
+# ------------------------------------------------------------------------------ values
+@dataclass(frozen=True)
+class _Dim:
+    """One dim read from a tensor's size (``x.size(0)``, ``x.shape[0]``): int, str or None."""
+
+    value: Dim
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A tensor attribute of the module (``self.weight``) read by ``get_attr``."""
+
+    path: str
+    value: Any
+
+
+def _plain(v: Any) -> Any:
+    """fx's immutable containers and torch's ``Size`` as plain tuples (JSON-able arguments)."""
+    if isinstance(v, (list, tuple)) and not isinstance(v, Shape):
+        return tuple(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _static(v: Any) -> Any:
+    """A call argument with dims resolved: ints stay, a whole :class:`Shape` stays symbolic."""
+    if isinstance(v, Shape) or v is None or isinstance(v, (int, float, bool, str)):
+        return v
+    if isinstance(v, _Dim):
+        if isinstance(v.value, int):
+            return v.value
+        raise UnsupportedTorchError(
+            f"a dynamic dim ({v.value!r}) is used as a number; pass the whole size (x.size()) "
+            "or export with dynamic_batch=False"
+        )
+    if isinstance(v, tuple):
+        return tuple(_static(x) for x in v)
+    raise UnsupportedTorchError(f"argument {v!r} is neither a size nor a constant")
+
+
+def _dim_of(v: Any) -> Dim | bool:
+    """A view/reshape target entry as a dim (``-1`` stays ``-1``); False if it is no size."""
+    if isinstance(v, _Dim):
+        return v.value
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    return False
+
+
+def flatten_start(shape: Sequence[Dim], target: Sequence[Dim]) -> int | None:
+    """``k`` when reshaping ``shape`` to ``target`` is provably ``flatten(start_dim=k)``.
+
+    Entries of ``target`` are ints, ``-1`` or dims read from tensors (named dynamic dims such
+    as ``"N"`` match the same name). None when the reshape is not a flatten, or not provably.
+
+    >>> flatten_start(("N", 16, 2, 2), ("N", -1)), flatten_start(("N", 16, 2, 2), (-1, 64))
+    (1, 1)
+    >>> flatten_start(("N", 16, 2, 2), (1, -1)) is None
+    True
+    """
+    k = len(target) - 1
+    if not 0 <= k < max(len(shape), 1) or sum(1 for t in target if t == -1) > 1:
+        return None
+    rest = shape[k:]
+    merged: Dim = math.prod(rest) if all(isinstance(d, int) for d in rest) else None  # type: ignore[arg-type]
+    wanted = [*shape[:k], merged]
+    for t, w in zip(target, wanted, strict=True):
+        if t != -1 and (w is None or t != w):
+            return None
+    return k
+
+
+# ------------------------------------------------------------------------------ the importer
+class _Importer:
+    """Walks one fx graph, mapping each node to onnxlayers layers applied to symbolic tensors."""
+
+    def __init__(self, torch: Any, root: Any) -> None:
+        self.torch = torch
+        self.root = root
+        self.modules = {getattr(torch.nn, k): v for k, v in _MODULES.items()}
+        self.functions, self.methods = _function_tables()
+        self.layers: dict[str, Layer] = {}
+        self.env: dict[Any, Any] = {}
+        self.node: Any = None
+
+    # -------------------------------------------------------------- errors and names
+    def where(self, node: Any) -> str:
+        if node.op == "call_module":
+            return self._module_label(node.target, self.root.get_submodule(node.target))
+        path, kind = self._owner(node)
+        return f"{self._target_name(node)} in {self._module_label(path, kind)}"
+
+    def _owner(self, node: Any) -> tuple[str, Any]:
+        stack = node.meta.get("nn_module_stack") or {}
+        if not stack:
+            return "", self.root
+        entry = list(stack.values())[-1]
+        path, kind = entry if isinstance(entry, tuple) else (list(stack)[-1], entry)
+        return path, kind
+
+    @staticmethod
+    def _module_label(path: str, module_or_type: Any) -> str:
+        kind = module_or_type if isinstance(module_or_type, type) else type(module_or_type)
+        label = f"module {path!r}" if path else "the top-level module"
+        return f"{label} ({_type_name(kind)})"
+
+    def _target_name(self, node: Any) -> str:
+        if node.op == "call_method":
+            return f"Tensor.{node.target}"
+        if node.op == "get_attr":
+            return f"attribute {node.target!r}"
+        t = node.target
+        mod = getattr(t, "__module__", None) or "torch"
+        mod = {"_operator": "operator", "torch._C._nn": "torch.nn.functional"}.get(mod, mod)
+        return _short(f"{mod}.{getattr(t, '__name__', repr(t))}")
+
+    def unsupported(self, node: Any, reason: str = "") -> UnsupportedTorchError:
+        """The error for ``node``: where it is, why (when known) and the supported set."""
+        why = f": {reason}" if reason else ""
+        return UnsupportedTorchError(
+            f"from_torch: {self.where(node)} is not supported{why}. {_supported_text()}")
+
+    # -------------------------------------------------------------- building blocks
+    @staticmethod
+    def tensor(v: Any, what: str = "input") -> Tensor:
+        """``v`` as a symbolic tensor (an input or a layer's output)."""
+        if isinstance(v, Tensor):
+            return v
+        kind = f"the module's tensor {v.path!r}" if isinstance(v, _Param) else repr(v)
+        raise UnsupportedTorchError(
+            f"{what} is {kind}; only tensors computed from the inputs can be used here")
+
+    @staticmethod
+    def param(v: Any, what: str) -> np.ndarray:
+        """A ``get_attr`` tensor (``self.weight``) as a numpy copy with torch's shape."""
+        if not isinstance(v, _Param):
+            raise UnsupportedTorchError(
+                f"{what} is {v!r}; only the module's own parameters can be used here")
+        return _numpy(v.value)
+
+    def new_layer(self, layer_type: str, *, training: bool | None = None, **args: Any) -> Layer:
+        """A layer for the current function node, named after the node."""
+        layer = LAYERS[layer_type](**args)
+        layer.name = self.node.name
+        layer.train(self._owner_training() if training is None else training)
+        return layer
+
+    def _owner_training(self) -> bool:
+        path, _ = self._owner(self.node)
+        return bool(self.root.get_submodule(path).training)
+
+    def call(self, layer: Layer, *inputs: Any, **call_args: Any) -> Any:
+        tensors = [self.tensor(t, f"input {i}") for i, t in enumerate(inputs)]
+        return layer(*tensors, **{k: _static(v) for k, v in call_args.items()})
+
+    def apply(self, layer_type: str, args: Mapping[str, Any], *inputs: Any,
+              training: bool | None = None) -> Any:
+        return self.call(self.new_layer(layer_type, training=training, **_plain(args)), *inputs)
+
+    def reshape(self, x: Any, target: Sequence[Any]) -> Any:
+        t = self.tensor(x)
+        if len(target) == 1 and isinstance(target[0], tuple):
+            target = target[0]
+        dims = [_dim_of(d) for d in target]
+        start = None if any(d is False for d in dims) else flatten_start(t.shape, dims)
+        if start is None:
+            raise UnsupportedTorchError(
+                f"reshaping {t.shape!r} to {tuple(dims)!r} is not a provable flatten of trailing "
+                "dims, the only reshape that maps (x.flatten(1), x.view(x.size(0), -1)); with a "
+                "dynamic batch dim, write x.size(0) rather than a literal batch size, or use "
+                "from_torch(..., dynamic_batch=False)"
+            )
+        return self.apply("Flatten", {"start_dim": start, "end_dim": -1}, t)
+
+    # -------------------------------------------------------------- nodes
+    def run(self, graph: Any, inputs: Sequence[Tensor]) -> Any:
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        self.env.update(zip(placeholders, inputs, strict=True))
+        for node in graph.nodes:
+            self.node = node
+            if node.op == "output":
+                return self._values(node.args[0])
+            if node.op != "placeholder":
+                self.env[node] = self._guarded(node)
+        raise BuildError("from_torch: the traced graph has no output")
+
+    def _values(self, a: Any) -> Any:
+        return _plain(self.torch.fx.node.map_arg(a, self.env.__getitem__))
+
+    def _guarded(self, node: Any) -> Any:
+        """Evaluate ``node``; every error names it (the module path and type) and says why."""
+        try:
+            return self._eval(node)
+        except UnsupportedTorchError as e:
+            raise self.unsupported(node, str(e)) from None
+        except (BuildError, LayerTypeError) as e:
+            raise type(e)(f"from_torch: {self.where(node)}: {e}") from e
+
+    def _eval(self, node: Any) -> Any:
+        if node.op == "get_attr":
+            return _Param(node.target, functools.reduce(getattr, node.target.split("."),
+                                                        self.root))
+        args, kwargs = self._values(node.args), self._values(node.kwargs)
+        if node.op == "call_module":
+            return self._call_module(node.target, args, kwargs)
+        table = self.methods if node.op == "call_method" else self.functions
+        rule = table.get(node.target)
+        if rule is None or not _available(rule.layer):
+            raise UnsupportedTorchError()
+        return rule.convert(self, *args, **kwargs)
+
+    def _call_module(self, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        module = self.root.get_submodule(path)
+        name = type(module).__name__
+        if type(module) is getattr(self.torch.nn, name, None) and name in _PASS_THROUGH:
+            if name == "Dropout" and module.training and module.p > 0:
+                raise UnsupportedTorchError("in training mode it is random; call .eval() first")
+            return self.tensor(args[0])
+        spec = self.modules.get(type(module))
+        if spec is None or spec[0] not in LAYERS:
+            raise UnsupportedTorchError()
+        layer = self.layers.get(path)
+        if layer is None:
+            layer = self.layers[path] = _module_layer(spec[0], spec[1](module), module, path)
+        return self.call(layer, *args, **kwargs)
+
+
+def _module_layer(layer_type: str, args: dict[str, Any], module: Any, path: str) -> Layer:
+    """Our layer for one torch module: its arguments, weights (torch's keys) and mode."""
+    layer = LAYERS[layer_type](**args)
+    layer.name = path or None
+    layer.load_state_dict({k: _numpy(v) for k, v in module.state_dict().items()})
+    layer.train(bool(module.training))
+    return layer
+
+
+def _numpy(t: Any) -> np.ndarray:
+    return np.array(t.detach().cpu().numpy(), copy=True)
+
+
+def _type_name(kind: type) -> str:
+    module = kind.__module__
+    if module.startswith("torch.nn.modules."):
+        return f"torch.nn.{kind.__name__}"
+    return f"{module}.{kind.__qualname__}"
+
+
+def _resolve(name: str) -> Any:
+    mod, _, attr = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(mod), attr, None)
+    except ImportError:
+        return None
+
+
+@functools.cache
+def _function_tables() -> tuple[dict[Any, _Rule], dict[str, _Rule]]:
+    """(torch callable -> rule, method name -> rule), resolved once torch is imported."""
+    functions: dict[Any, _Rule] = {}
+    methods: dict[str, _Rule] = {}
+    for name, rule in _FUNCTIONS.items():
+        if name.startswith("Tensor."):
+            methods[name.removeprefix("Tensor.")] = rule
+        elif (fn := _resolve(name)) is not None:
+            functions[fn] = rule
+    return functions, methods
+
+
+# ------------------------------------------------------------------------------ converters
+# Each converter has the signature of the torch callables it maps (after the importer), so
+# fx's positional and keyword arguments bind as they do in torch.
+@_maps("torch.nn.functional.relu", "torch.relu", "Tensor.relu", layer="ReLU")
+def _relu(cx: _Importer, input: Any, inplace: bool = False) -> Any:
+    return cx.apply("ReLU", {}, input)
+
+
+@_maps("torch.sigmoid", "torch.nn.functional.sigmoid", "Tensor.sigmoid", layer="Sigmoid")
+def _sigmoid(cx: _Importer, input: Any) -> Any:
+    return cx.apply("Sigmoid", {}, input)
+
+
+@_maps("torch.tanh", "torch.nn.functional.tanh", "Tensor.tanh", layer="Tanh")
+def _tanh(cx: _Importer, input: Any) -> Any:
+    return cx.apply("Tanh", {}, input)
+
+
+@_maps("torch.nn.functional.leaky_relu", layer="LeakyReLU")
+def _leaky_relu(cx: _Importer, input: Any, negative_slope: float = 0.01,
+                inplace: bool = False) -> Any:
+    return cx.apply("LeakyReLU", {"negative_slope": negative_slope}, input)
+
+
+@_maps("torch.nn.functional.prelu", "torch.prelu", layer="PReLU")
+def _prelu(cx: _Importer, input: Any, weight: Any) -> Any:
+    w = cx.param(weight, "weight").reshape(-1)
+    layer = cx.new_layer("PReLU", num_parameters=int(w.size))
+    layer.weight = w
+    return cx.call(layer, input)
+
+
+@_maps("torch.nn.functional.rrelu", "torch.rrelu", layer="RReLU")
+def _rrelu(cx: _Importer, input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False, inplace: bool = False) -> Any:
+    return cx.apply("RReLU", {"lower": lower, "upper": upper}, input, training=bool(training))
+
+
+@_maps("torch.nn.functional.linear", layer="Linear")
+def _linear(cx: _Importer, input: Any, weight: Any, bias: Any = None) -> Any:
+    w = cx.param(weight, "weight")
+    if w.ndim != 2:
+        raise UnsupportedTorchError(
+            f"weight has shape {w.shape!r}; expected (out_features, in_features)")
+    layer = cx.new_layer("Linear", in_features=w.shape[1], out_features=w.shape[0],
+                         bias=bias is not None)
+    layer.weight = w
+    if bias is not None:
+        layer.bias = cx.param(bias, "bias")
+    return cx.call(layer, input)
+
+
+@_maps("torch.flatten", "Tensor.flatten", layer="Flatten")
+def _flatten(cx: _Importer, input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    return cx.apply("Flatten", {"start_dim": start_dim, "end_dim": end_dim}, input)
+
+
+@_maps("Tensor.view", "Tensor.reshape", layer="Flatten")
+def _view(cx: _Importer, input: Any, *shape: Any) -> Any:
+    return cx.reshape(input, shape)
+
+
+@_maps("torch.reshape", layer="Flatten")
+def _torch_reshape(cx: _Importer, input: Any, shape: Any) -> Any:
+    return cx.reshape(input, (shape,))
+
+
+@_maps("operator.add", "operator.iadd", "torch.add", "Tensor.add", layer="Add")
+def _add(cx: _Importer, input: Any, other: Any, *, alpha: Any = 1, out: Any = None) -> Any:
+    if alpha != 1 or out is not None:
+        raise UnsupportedTorchError(
+            f"alpha={alpha!r}, out={out!r}; expected alpha=1 and no out=")
+    return cx.apply("Add", {}, input, other)
+
+
+_POOL = ("torch.nn.functional.max_pool2d", "torch.nn.functional.max_pool2d_with_indices",
+         "torch.nn.functional._max_pool2d")
+
+
+@_maps(*_POOL, layer="MaxPool2d")
+def _max_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = None,
+                padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
+                return_indices: bool = False) -> Any:
+    args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+            "dilation": dilation, "return_indices": return_indices, "ceil_mode": ceil_mode}
+    return cx.apply("MaxPool2d", args, input)
+
+
+@_maps("torch.max_pool2d", layer="MaxPool2d")
+def _aten_max_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = (),
+                     padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> Any:
+    return _max_pool2d(cx, input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+@_maps("torch.nn.functional.avg_pool2d", layer="AvgPool2d")
+def _avg_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = None,
+                padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                divisor_override: Any = None) -> Any:
+    args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+            "ceil_mode": ceil_mode, "count_include_pad": count_include_pad,
+            "divisor_override": divisor_override}
+    return cx.apply("AvgPool2d", args, input)
+
+
+@_maps("torch.nn.functional.max_unpool2d", layer="MaxUnpool2d")
+def _max_unpool2d(cx: _Importer, input: Any, indices: Any, kernel_size: Any, stride: Any = None,
+                  padding: Any = 0, output_size: Any = None) -> Any:
+    layer = cx.new_layer("MaxUnpool2d", **_plain({"kernel_size": kernel_size, "stride": stride,
+                                                  "padding": padding}))
+    return cx.call(layer, input, indices, output_size=output_size)
+
+
+@_maps("torch.nn.functional.dropout")
+def _dropout(cx: _Importer, input: Any, p: float = 0.5, training: bool = True,
+             inplace: bool = False) -> Any:
+    if training and p > 0:
+        raise UnsupportedTorchError("training=True is random; pass training=False (eval)")
+    return cx.tensor(input)
+
+
+@_maps("Tensor.contiguous")
+def _contiguous(cx: _Importer, input: Any, memory_format: Any = None) -> Any:
+    return cx.tensor(input)
+
+
+@_maps("Tensor.size")
+def _size(cx: _Importer, input: Any, dim: int | None = None) -> Any:
+    t = cx.tensor(input)
+    return t.shape if dim is None else _Dim(t.shape[dim])
+
+
+@_maps("builtins.getattr")
+def _getattr(cx: _Importer, obj: Any, name: str, *default: Any) -> Any:
+    if isinstance(obj, Tensor) and name in ("shape", "ndim"):
+        return getattr(obj, name)
+    raise UnsupportedTorchError(f"reading .{name} of {obj!r}; only .shape and .ndim of tensors")
+
+
+@_maps("operator.getitem")
+def _getitem(cx: _Importer, obj: Any, index: Any) -> Any:
+    if isinstance(obj, Shape):
+        picked = obj[index]
+        return tuple(_Dim(d) for d in picked) if isinstance(index, slice) else _Dim(picked)
+    if isinstance(obj, tuple):
+        return obj[index]
+    raise UnsupportedTorchError(
+        f"indexing {obj!r} with {index!r}; only tuples of layer outputs and sizes can be indexed")
+
+
+# ------------------------------------------------------------------------------ public API
+def import_torch() -> Any:
+    """The ``torch`` module, or an ImportError saying how to install it."""
+    try:
+        import torch
+        import torch.fx
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"onnxlayers.builder.from_torch: {TORCH_HINT}") from e
+    return torch
+
+
+def _is_shape(v: Any) -> bool:
+    return isinstance(v, Sequence) and not isinstance(v, (str, bytes)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in v)
+
+
+def _example_specs(torch: Any, example: Any, dtype: str) -> list[tuple[tuple[int, ...], str]]:
+    """(shape, dtype) per forward input from a tensor, an array, a shape or a tuple of those."""
+    def one(v: Any) -> tuple[tuple[int, ...], str] | None:
+        if isinstance(v, torch.Tensor):
+            return tuple(v.shape), normalize_dtype(str(v.dtype).removeprefix("torch."),
+                                                   where="from_torch")
+        if isinstance(v, np.ndarray):
+            return v.shape, normalize_dtype(v.dtype, where="from_torch")
+        if _is_shape(v):
+            return tuple(int(d) for d in v), dtype
+        return None
+
+    single = one(example)
+    if single is not None:
+        return [single]
+    if isinstance(example, Sequence) and not isinstance(example, (str, bytes)):
+        specs = [one(v) for v in example]
+        if specs and all(s is not None for s in specs):
+            return specs  # type: ignore[return-value]
+    raise LayerTypeError(
+        f"from_torch: example={example!r} is invalid; expected a torch.Tensor, a numpy array, "
+        "a shape (a sequence of ints) or a tuple of those, one per forward() input"
+    )
+
+
+def _default_dtype(module: Any) -> str:
+    for p in module.parameters():
+        if p.is_floating_point():
+            return normalize_dtype(str(p.dtype).removeprefix("torch."), where="from_torch")
+    return "float32"
+
+
+def _trace(torch: Any, module: Any) -> Any:
+    """The fx graph of ``module``; a leaf module (``nn.Linear``) becomes one call_module node."""
+    tracer = torch.fx.Tracer()
+    if tracer.is_leaf_module(module, ""):
+        graph = torch.fx.Graph()
+        params = inspect.signature(module.forward).parameters.values()
+        args = [graph.placeholder(p.name) for p in params if p.default is inspect.Parameter.empty]
+        graph.output(graph.call_module("", tuple(args)))
+        return graph
+    try:
+        return tracer.trace(module)
+    except Exception as e:
+        raise UnsupportedTorchError(
+            f"from_torch: torch.fx cannot trace {_type_name(type(module))}: {e}. forward() must "
+            "not branch on tensor values or sizes; supported: nn.Sequential trees and forward() "
+            "methods built from the supported modules and functions"
+        ) from e
+
+
+def _outputs(value: Any, names: Sequence[str] | None) -> tuple[list[Tensor], list[str] | None]:
+    """The output tensors of forward(): a tensor, a tuple/list, or a dict (keys are names)."""
+    if isinstance(value, dict):
+        return list(value.values()), list(names) if names else [str(k) for k in value]
+    outs = list(value) if isinstance(value, tuple) else [value]
+    return outs, list(names) if names else None
+
+
+def from_torch(
+    module: Any,
+    example: Any,
+    *,
+    dynamic_batch: bool = True,
+    dtype: Any = None,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Model:
+    """Our :class:`Model` for a torch ``nn.Module``, with its weights and training flags copied.
+
+    ``example`` gives each forward() input's shape and dtype: a ``torch.Tensor``, a numpy array,
+    a shape such as ``(1, 3, 32, 32)`` (dtype ``dtype``, else the module's parameter dtype, else
+    float32), or a tuple of those for several inputs. With ``dynamic_batch`` the first dim of
+    every input of rank >= 2 is the named dynamic dim ``"N"``. Inputs are named after forward()'s
+    parameters and outputs ``"output"`` (or ``"output_<i>"``, or a returned dict's keys) unless
+    ``input_names`` / ``output_names`` say otherwise. Layers from modules carry the module
+    paths as names, so ``model.state_dict()`` keys equal torch's for ``nn.Sequential`` trees.
+
+    >>> import torch
+    >>> class Residual(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(8, 8)
+    ...     def forward(self, x):
+    ...         return torch.relu(self.fc(x)) + x
+    >>> model = from_torch(Residual(), torch.zeros(2, 8))
+    >>> [c.type for c in model.program().calls]
+    ['Linear', 'ReLU', 'Add']
+    """
+    torch = import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise LayerTypeError(
+            f"from_torch: module={module!r} is invalid; expected a torch.nn.Module"
+        )
+    default = (normalize_dtype(dtype, where="from_torch") if dtype is not None
+               else _default_dtype(module))
+    graph = _trace(torch, module)
+    params = [str(n.target) for n in graph.nodes if n.op == "placeholder"]
+    specs = _example_specs(torch, example, default)
+    names = list(input_names) if input_names is not None else params
+    if not len(specs) == len(params) == len(names):
+        raise LayerArgumentError(
+            f"from_torch: forward() of {_type_name(type(module))} takes {len(params)} inputs "
+            f"{params!r}; got {len(specs)} example inputs and input_names={input_names!r}"
+        )
+    inputs = [
+        Input(name, ("N", *shape[1:]) if dynamic_batch and len(shape) >= 2 else shape, dt)
+        for name, (shape, dt) in zip(names, specs, strict=True)
+    ]
+    result = _Importer(torch, module).run(graph, inputs)
+    outs, out_names = _outputs(result, output_names)
+    for i, t in enumerate(outs):
+        if not isinstance(t, Tensor) or t.producer is None:
+            raise UnsupportedTorchError(
+                f"from_torch: output {i} of {_type_name(type(module))} is {t!r}; expected a "
+                "tensor computed by at least one supported layer"
+            )
+    return Model(inputs, outs, output_names=out_names, name=type(module).__name__)
+
+
+def run_torch(module: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
+    """Run ``module`` as it is (its current mode, no grad) on numpy inputs; outputs in order.
+
+    A returned tuple or list gives its items, a dict its values.
+
+    >>> import torch
+    >>> run_torch(torch.nn.ReLU(), [np.array([-1.0, 2.0])])
+    [array([0., 2.])]
+    """
+    torch = import_torch()
+    tensors = [torch.from_numpy(np.array(x, copy=True)) for x in inputs]
+    with torch.no_grad():
+        out = module(*tensors)
+    return [_numpy(t) for t in _leaves(out)]
+
+
+def _leaves(out: Any) -> Iterator[Any]:
+    if isinstance(out, dict):
+        out = list(out.values())
+    if isinstance(out, (tuple, list)):
+        for v in out:
+            yield from _leaves(v)
+    else:
+        yield out

@@ -1,0 +1,192 @@
+"""``onnxlayers export FILE.py:FACTORY``: build a torch module from a factory and export it.
+
+FACTORY is a callable in FILE.py that takes no arguments and returns a ``torch.nn.Module``;
+:func:`export_factory` imports the file, calls it, converts the module with ``from_torch``
+(weights copied, dynamic batch by default), optionally verifies onnxruntime vs the NumPy oracle
+vs torch, and saves the ONNX file (only once verification passed).
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "net.py").write_text(
+...     "import torch\\n"
+...     "def make():\\n"
+...     "    return torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.ReLU())\\n")
+>>> model = export_factory(f"{folder}/net.py:make", (1, 4), folder / "net.onnx", verify=True)
+>>> (folder / "net.onnx").exists(), model.inputs[0].shape
+(True, ('N', 4))
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from onnxlayers.builder import Model
+from onnxlayers.builder.torch_import import from_torch, import_torch
+
+from .errors import MismatchError, ModelLoadError
+
+__all__ = ["add_export_parser", "export_factory", "load_factory", "parse_shape"]
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,32,32"`` -> ``(1, 3, 32, 32)``; every dim an int >= 0.
+
+    >>> parse_shape("1, 3,32,32")
+    (1, 3, 32, 32)
+    """
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d < 0 for d in dims):
+        raise argparse.ArgumentTypeError(
+            f"input shape {text!r} is invalid; expected comma-separated ints >= 0 such as "
+            "1,3,32,32"
+        )
+    return dims
+
+
+def _split_spec(spec: str) -> tuple[Path, str]:
+    path, sep, attr = str(spec).rpartition(":")
+    if not sep or not path or not attr.isidentifier():
+        raise ModelLoadError(
+            f"factory {spec!r} is invalid; expected FILE.py:FACTORY, e.g. models/net.py:make_net"
+        )
+    return Path(path), attr
+
+
+@contextlib.contextmanager
+def _importable_from(folder: Path) -> Iterator[None]:
+    """Let the factory file import its sibling modules while it loads, as a script would."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(folder))
+
+
+def _import_file(path: Path, spec: str) -> Any:
+    if not path.is_file():
+        raise ModelLoadError(f"factory {spec!r}: file {str(path)!r} does not exist")
+    name = f"_onnxlayers_factory_{abs(hash(path.resolve()))}"
+    file_spec = importlib.util.spec_from_file_location(name, path)
+    if file_spec is None or file_spec.loader is None:
+        raise ModelLoadError(f"factory {spec!r}: {str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(file_spec)
+    sys.modules[name] = module  # dataclasses, pickling and fx look modules up by name
+    try:
+        with _importable_from(path.resolve().parent):
+            file_spec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise ModelLoadError(
+            f"factory {spec!r}: importing {str(path)!r} raised {type(e).__name__}: {e}"
+        ) from e
+    return module
+
+
+def load_factory(spec: str) -> Any:
+    """Import FILE.py, call its FACTORY with no arguments and return the ``nn.Module`` it makes.
+
+    Raises :class:`ModelLoadError` naming the file for: a malformed spec, a missing file, an
+    import that fails, a missing or non-callable FACTORY, a call that fails, or a result that is
+    not a ``torch.nn.Module``.
+    """
+    path, attr = _split_spec(spec)
+    module = _import_file(path, spec)
+    factory = getattr(module, attr, None)
+    if factory is None:
+        public = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise ModelLoadError(
+            f"factory {spec!r}: {str(path)!r} has no attribute {attr!r}; its callables are "
+            f"{public!r}"
+        )
+    if not callable(factory):
+        raise ModelLoadError(
+            f"factory {spec!r}: {attr} is {factory!r}, not callable; expected a function "
+            "returning a torch.nn.Module"
+        )
+    try:
+        built = factory()
+    except Exception as e:
+        raise ModelLoadError(f"factory {spec!r}: {attr}() raised {type(e).__name__}: {e}") from e
+    if not isinstance(built, import_torch().nn.Module):
+        raise ModelLoadError(
+            f"factory {spec!r}: {attr}() returned {type(built).__name__} {built!r:.80}; expected "
+            "a torch.nn.Module"
+        )
+    return built
+
+
+def export_factory(
+    spec: str,
+    input_shape: Sequence[int],
+    output: str | os.PathLike[str],
+    *,
+    verify: bool = False,
+    dynamic_batch: bool = True,
+    log: Callable[[str], object] | None = None,
+) -> Model:
+    """Build the module of ``spec`` (``FILE.py:FACTORY``), convert it and save ``output``.
+
+    ``input_shape`` is the example input's shape (dtype: the module's parameters'). With
+    ``verify`` the model is checked on random feeds of that shape (onnxruntime vs NumPy oracle
+    vs torch) before anything is written; the report goes to ``log`` and a failure raises
+    :class:`MismatchError` carrying it, leaving ``output`` untouched.
+    """
+    module = load_factory(spec)
+    model = from_torch(module, tuple(input_shape), dynamic_batch=dynamic_batch)
+    if verify:
+        _verify(model, module, tuple(input_shape), log)
+    model.save(output)
+    return model
+
+
+def _verify(model: Model, module: Any, shape: tuple[int, ...],
+            log: Callable[[str], object] | None) -> None:
+    from .verify import random_feeds, verify
+
+    prog = model.program()
+    feeds = random_feeds(prog, dims={"N": shape[0]} if shape else None)
+    report = verify(model, feeds, against=module)
+    if log is not None:
+        log(str(report))
+    if not report.ok:
+        raise MismatchError(f"export: verification failed; nothing was written\n{report}")
+
+
+# ------------------------------------------------------------------------------ CLI
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``export FILE.py:FACTORY --input-shape ... -o model.onnx [--verify]``."""
+    sp: argparse.ArgumentParser = subparsers.add_parser(
+        "export", help="export a torch module made by FILE.py:FACTORY to ONNX")
+    sp.add_argument("factory", metavar="FILE.py:FACTORY",
+                    help="a file and a callable in it returning a torch.nn.Module")
+    sp.add_argument("--input-shape", required=True, type=parse_shape, metavar="1,3,32,32",
+                    help="the example input's shape (its first dim becomes dynamic)")
+    sp.add_argument("-o", "--output", required=True, metavar="model.onnx")
+    sp.add_argument("--verify", action="store_true",
+                    help="check onnxruntime vs NumPy oracle vs torch before writing")
+    sp.add_argument("--static-batch", action="store_true",
+                    help="keep the first dim static instead of a dynamic batch dim")
+    sp.set_defaults(fn=cmd_export)
+    return sp
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        model = export_factory(args.factory, args.input_shape, args.output, verify=args.verify,
+                               dynamic_batch=not args.static_batch, log=print)
+    except MismatchError:
+        return 1
+    shapes = ", ".join(f"{t.name}{list(t.shape)}" for t in model.inputs)
+    print(f"wrote {args.output}: {len(model.calls)} layer calls, inputs {shapes}")
+    return 0
