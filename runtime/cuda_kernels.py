@@ -252,12 +252,19 @@ def _node_dtype(node: onnx.NodeProto, dtypes: dict[str, str]) -> str:
 NEVER_PLACED = frozenset({("ai.onnx", "Constant")})
 """Ops onnxruntime turns into initializers while loading: they run on no provider."""
 
+EXPANDED = {("ai.onnx", "CastLike"): "Cast"}
+"""Ops onnxruntime has no kernel for and replaces by their ONNX function body (checked:
+``Session.placement()`` shows a ``Cast`` where the model has a ``CastLike``)."""
+
 
 def _check_node(node: onnx.NodeProto, index: int, opsets: dict[str, int],
                 dtypes: dict[str, str]) -> Fallback | None:
     domain = _domain(node)
     if (domain, node.op_type) in NEVER_PLACED:
         return None
+    if (domain, node.op_type) in EXPANDED:
+        node = onnx.helper.make_node(EXPANDED[domain, node.op_type], node.input[:1],
+                                     node.output, name=node.name)
     opset = opsets.get(domain, 0)
     schema = _schema(node.op_type, domain, opset)
     version = schema.since_version if schema is not None else opset

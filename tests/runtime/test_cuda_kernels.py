@@ -173,3 +173,9 @@ def test_constant_nodes_are_never_placed() -> None:
     model = model_of([h.make_node("Constant", [], ["c"], name="c", value=one),
                       h.make_node("Add", ["x", "c"], ["y"], name="add")], [tensor("x")])
     assert cuda_fallbacks(model) == []
+
+
+def test_castlike_is_checked_as_the_cast_it_expands_to() -> None:
+    model = model_of([h.make_node("CastLike", ["x", "t"], ["y"], name="cl")],
+                     [tensor("x", TP.INT64), tensor("t", TP.FLOAT, (1,))])
+    assert cuda_fallbacks(model) == []
