@@ -29,22 +29,24 @@ How each case is lowered (measured on onnxruntime 1.32, CPU; see ``ONNXRUNTIME-F
   the non-finite one adds the NaN overlay to values and indices. The ``Indices`` kernel itself
   is a scalar loop about as fast as torch's: this output costs ~0.9x torch, not less.
 * **ceil_mode.** ONNX's shape inference lacks ceil_mode's drop rule (onnxruntime has it), so
-  with static H and W ceil_mode becomes extra end padding, which pooling skips exactly as it
-  skips ceil's overhang (see :class:`_MaxCore` for the cases left).
+  the attribute is only written where inference agrees with torch: a window is dropped only
+  where none hangs past the padding, and then plain floor mode gives torch's size. Otherwise
+  ``MaxPool`` with static H and W takes the overhang as extra end padding (skipped exactly
+  like ceil's), and ``AveragePool`` keeps ceil_mode (its divisor clips the overhang as torch
+  does); see :class:`_MaxCore` and :meth:`AvgPool2d.mean` for the remaining cases.
 * **Empty windows.** With dilation, a window can hold no valid element at all (torch gives
   -inf and the index of the first tap at or past the input's start); onnxruntime gives the
   lowest float and -3. Where such windows exist (static shapes) or may exist (dynamic H/W with
   dilation > 1), a ``Where`` writes torch's values and indices there.
-* **AvgPool2d** does not use ``AveragePool`` on CPU: from opset 19 onnxruntime runs it with a
-  slow generic loop (4x its opset-18 speed), it has no float64 kernel, and
-  ``divisor_override`` has no attribute. The window *sum* comes from a depthwise ``Conv`` with
-  a weight of ones (MLAS; zero padding, extended at the end by the ceil-mode overhang so no
-  window is clipped; a dynamic channel count pools every plane as one channel), then one
-  ``Div`` by torch's divisor: the
-  override, the window clipped to the padded input (``count_include_pad``) or the count of
-  valid elements, a constant or an (OH, OW) map built from the output grid. float16 is summed
-  and divided in float32 and rounded once, as torch does. float64 (no CPU ``Conv``) sums
-  shifted strided ``Slice``s of the zero-padded input.
+* **AvgPool2d.** onnxruntime's ``AveragePool`` with torch's count_include_pad and ceil_mode
+  divides exactly as torch does (checked on a dense grid); it runs onnxruntime's blocked
+  (NCHWc) MLAS kernel when the channel count is static (1.5 ms faster than a depthwise
+  ``Conv`` of ones at 32x64x56x56), a generic loop otherwise. ``divisor_override`` has no
+  attribute: the mean over valid elements (count_include_pad=0) is rescaled by
+  ``count / override``, an (OH, OW) constant or a map computed from the output grid. float16
+  is averaged in float32 and rounded once (torch accumulates half in float). float64 has no
+  CPU ``AveragePool``: a ``Sum`` of shifted strided ``Slice``s of the zero-padded input,
+  divided by torch's divisor.
 * **target="cuda"**: the CUDA provider has had bugs with asymmetric pads, ceil_mode and
   dilation with pads in pooling, so every window op there gets an explicit ``Pad`` (-inf for
   max, 0 for sums, the ceil overhang included) and runs with zero pads and no ceil_mode.
@@ -52,8 +54,9 @@ How each case is lowered (measured on onnxruntime 1.32, CPU; see ``ONNXRUNTIME-F
   gives index -1 and an out-of-bounds value when a window's maximum is its first element
   beyond float precision, -inf or NaN): indices come from comparing each window tap (a
   strided ``Slice``) with the maximum, the first match in torch's order winning, and all -inf
-  windows get torch's index (their first tap may be padding). Average sums use
-  ``AveragePool`` times kh*kw instead of ``Conv`` (which the CUDA provider may run in TF32).
+  windows get torch's index (their first tap may be padding); the maxima of the exact branch
+  are ``Max`` of the same taps. Averages pool the zero-padded input (whole windows) and
+  rescale by ``kh * kw / divisor`` (no ``Conv``: the CUDA provider may run it in TF32).
   The same graphs run on CPU and give the CPU lowering's values (within float rounding for
   averages).
 * **Dynamic H/W**: sizes, pads, divisor maps and index maps are computed in the graph. torch's
@@ -500,8 +503,9 @@ class _MaxCore:
     def indices(self, g: GraphBuilder) -> tuple[str, str]:
         """Values (-inf kept; NaN windows are left to the overlay) and torch's plane indices."""
         if self.cuda:
-            y = self.values(g)
-            return y, self.tap_indices(g, y)
+            taps = self.taps(g)
+            y = self.tap_max(g, taps)
+            return y, self.tap_indices(g, taps, y)
         site = self.site
         y, flat = g.op("MaxPool", self.src, outputs=2, name=site.c.node, **self.attrs)
         h, w = site.size
@@ -516,29 +520,40 @@ class _MaxCore:
         row = q.div(wide)
         return y, (q - row * (wide - w) - (w * ph + pw)).name()
 
-    def tap_indices(self, g: GraphBuilder, y: str) -> str:
+    def taps(self, g: GraphBuilder) -> list[str]:
+        """Every window tap, row by row: a strided ``Slice`` of the padded input each."""
+        site, geo, node = self.site, self.site.geo, self.site.c.node
+        (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+        reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
+        axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints(list(geo.stride), f"{node}/steps")
+        return [str(g.op("Slice", self.src, g.ints([i * dh, j * dw], f"{node}/tap_starts"),
+                         concat(g, [reach[0] + i * dh, reach[1] + j * dw], f"{node}/tap_ends"),
+                         axes, steps, name=f"{node}/tap"))
+                for i, j in itertools.product(range(kh), range(kw))]
+
+    def tap_max(self, g: GraphBuilder, taps: list[str]) -> str:
+        """The window maxima as ``Max`` of the taps (-inf kept on every provider)."""
+        node = self.site.c.node
+        return str(g.op("Max", *taps, name=f"{node}/max")) if len(taps) > 1 else \
+            str(g.op("Identity", taps[0], name=f"{node}/max"))
+
+    def tap_indices(self, g: GraphBuilder, taps: list[str], y: str) -> str:
         """torch's index as the first tap (row by row) of each window equal to its maximum.
 
         For CUDA: onnxruntime's CUDA ``MaxPool`` with ``Indices`` scans windows column by
         column (ties resolve differently from torch) and starts from ``first - 1``, so a window
         whose maximum is its first element beyond float precision (or -inf, or NaN) gets
-        index -1 and a value read out of bounds. Each tap is a strided ``Slice`` of the padded
-        input compared with the (cuDNN) maximum; windows whose maximum is -inf are fixed
-        afterwards (:meth:`fix_minus_inf_indices`), NaN windows by the overlay.
+        index -1 and a value read out of bounds; its values-only (cuDNN) kernel and
+        onnxruntime's CPU one disagree on all -inf windows. Taps compared with their ``Max``
+        avoid all of it; windows whose maximum is -inf are fixed afterwards
+        (:meth:`fix_minus_inf_indices`), NaN windows by the overlay.
         """
         site, geo, node = self.site, self.site.geo, self.site.c.node
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
-        reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
-        axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints(list(geo.stride), f"{node}/steps")
         none = g.const(0, "int32", f"{node}/no_match")
-        codes = []
-        for t, (i, j) in enumerate(itertools.product(range(kh), range(kw))):
-            ends = concat(g, [reach[0] + i * dh, reach[1] + j * dw], f"{node}/tap_ends")
-            tap = g.op("Slice", self.src, g.ints([i * dh, j * dw], f"{node}/tap_starts"), ends,
-                       axes, steps, name=f"{node}/tap")
-            codes.append(g.op("Where", g.op("Equal", tap, y, name=f"{node}/tap_is_max"),
-                              g.const(kh * kw - t, "int32", f"{node}/tap_code"), none,
-                              name=f"{node}/tap_code"))
+        codes = [g.op("Where", g.op("Equal", tap, y, name=f"{node}/tap_is_max"),
+                      g.const(kh * kw - t, "int32", f"{node}/tap_code"), none,
+                      name=f"{node}/tap_code") for t, tap in enumerate(taps)]
         best = g.op("Max", *codes, name=f"{node}/first_max") if len(codes) > 1 else codes[0]
         first = g.op("Sub", g.const(kh * kw, I64, f"{node}/taps"),
                      g.op("Cast", best, to=onnx.TensorProto.INT64, name=f"{node}/first_max"),
@@ -591,10 +606,11 @@ class _MaxCore:
         return out
 
     def exact_values(self, g: GraphBuilder) -> str:
-        """Values with torch's NaN and -inf: cuDNN keeps -inf; onnxruntime's CPU fast kernel
-        turns all -inf windows into the lowest float, its ``Indices`` kernel does not."""
+        """Values with torch's NaN and -inf. onnxruntime's fast CPU kernel turns all -inf
+        windows into the lowest float, its ``Indices`` kernel does not; for CUDA, ``Max`` of
+        the taps."""
         if self.cuda:
-            y = self.values(g)
+            y = self.tap_max(g, self.taps(g))
         else:
             y, _ = g.op("MaxPool", self.src, outputs=2, name=self.site.c.node, **self.attrs)
         return self.nan_overlay(g, y, None)[0]
@@ -688,81 +704,97 @@ class AvgPool2d(_Pool2d):
         work = "float32" if site.dtype == "float16" else site.dtype
         x = site.x if work == site.dtype else str(
             g.op("Cast", site.x, to=DTYPES[work], name=f"{node}/to_float32"))
-        if work == "float64":
-            total = _sum_taps(site, x)
-        elif site.c.target == "cuda":
-            total = _sum_pool(site, x)
+        if work == "float64":  # no float64 AveragePool on CPU
+            y = g.op("Div", _sum_taps(site, x), Ratio(site, self.divisor(site)).as_float(work),
+                     name=f"{node}/mean")
         else:
-            total = _sum_conv(site, x)
-        y = g.op("Div", total, self.divisor(site, work), name=node)
+            y = self.mean(site, x)
         if work != site.dtype:
             y = g.op("Cast", y, to=DTYPES[site.dtype], name=f"{node}/to_float16")
         return [str(y)]
 
-    def divisor(self, site: Site, dtype: str) -> str:
-        """torch's divisor: the override, or per window the clipped or the valid size."""
-        g = site.g
+    def divisor(self, site: Site) -> Val:
+        """torch's divisor: the override, or per window its size clipped to the padded input
+        (``count_include_pad``) or its count of elements inside the input."""
         if self.divisor_override is not None:
-            return g.const(self.divisor_override, dtype, f"{site.c.node}/divisor")
+            return Val(site.g, np.asarray(self.divisor_override, I64), site.c.node)
+        return window_counts(site, self.count_include_pad)
 
-        def count(i: int) -> Val:
-            k, p, _, _ = site.geo.axis(i)
-            start, size = site.starts(i), site.size[i]
-            if self.count_include_pad:
-                return (start + k).min(size + p) - start
-            return (start + k).min(size) - start.max(0)
+    def mean(self, site: Site, x: str) -> str:
+        """float32 means: onnxruntime's ``AveragePool``, rescaled where torch divides otherwise.
 
-        grid = site.grid(count, Val.__mul__)
-        if isinstance(grid.v, np.ndarray) and np.all(grid.v == grid.v.flat[0]):
-            return g.const(int(grid.v.flat[0]), dtype, f"{site.c.node}/divisor")
-        if isinstance(grid.v, np.ndarray):
-            return g.const(grid.v, dtype, f"{site.c.node}/divisor")
-        return str(g.op("Cast", grid.v, to=DTYPES[dtype], name=f"{site.c.node}/divisor"))
-
-
-def _padded_conv_input(site: Site, x: str, dtype: str) -> tuple[str, list[int]]:
-    """The input and Conv pads: attributes on CPU when static, an explicit ``Pad`` otherwise."""
-    (ph, pw), (eh, ew) = site.geo.padding, (site.overhang(0), site.overhang(1))
-    if site.c.target != "cuda" and eh.known and ew.known:
-        return x, [ph, pw, ph + int(eh.v), pw + int(ew.v)]
-    g = site.g
-    padded = g.op("Pad", x, site.pads(), g.const(0, dtype, f"{site.c.node}/zero"),
-                  name=f"{site.c.node}/padded")
-    return str(padded), [0, 0, 0, 0]
-
-
-def _sum_conv(site: Site, x: str) -> str:
-    """Window sums with a depthwise ``Conv`` of ones (zero padding; float32)."""
-    g, geo, node = site.g, site.geo, site.c.node
-    x, pads = _padded_conv_input(site, x, "float32")
-    attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride),
-                             "pads": pads}
-    if isinstance(site.channels, int):
-        ones = g.const(np.ones((site.channels, 1, *geo.kernel)), "float32", f"{node}/ones")
-        return str(g.op("Conv", x, ones, group=site.channels, name=f"{node}/sum", **attrs))
-    # Channels unknown while building: pool every plane as one channel, then restore N, C.
-    planes = g.op("Reshape", x, g.ints([-1, 1, 0, 0], f"{node}/planes"), name=f"{node}/planes")
-    ones = g.const(np.ones((1, 1, *geo.kernel)), "float32", f"{node}/ones")
-    total = g.op("Conv", planes, ones, name=f"{node}/sum", **attrs)
-    shape = g.op("Concat", g.op("Shape", x, end=2, name=f"{node}/lead"),
-                 g.op("Shape", total, start=2, name=f"{node}/spatial"), axis=0,
-                 name=f"{node}/shape")
-    return str(g.op("Reshape", total, shape, name=f"{node}/sum"))
+        On CPU the native attributes (ceil_mode, count_include_pad) give torch's divisor
+        exactly (checked on a dense grid); ``divisor_override`` rescales the mean over valid
+        elements by ``count / override``. ceil_mode is kept only where a window hangs past the
+        padding (and then no static axis drops one, so ONNX's shape inference agrees); the
+        rest, and CUDA, pool the explicitly zero-padded input, whose windows are all whole,
+        and rescale ``kh * kw / divisor``.
+        """
+        g, geo, node = site.g, site.geo, site.c.node
+        (kh, kw), (ph, pw) = geo.kernel, geo.padding
+        attrs: dict[str, Any] = {"kernel_shape": [kh, kw], "strides": list(geo.stride)}
+        hangs = [not o.known or int(np.asarray(o.v)) > 0
+                 for o in (site.overhang(0), site.overhang(1))]
+        if site.c.target != "cuda" and not (any(hangs) and any(map(site.dropped, (0, 1)))):
+            exclude = self.divisor_override is not None or not self.count_include_pad
+            mean = g.op("AveragePool", x, pads=[ph, pw, ph, pw], ceil_mode=int(any(hangs)),
+                        count_include_pad=int(not exclude), name=f"{node}/mean", **attrs)
+            if self.divisor_override is None:
+                return str(mean)
+            scale = Ratio(site, window_counts(site, False), self.divisor(site))
+        else:
+            padded = g.op("Pad", x, site.pads(), g.const(0, "float32", f"{node}/zero"),
+                          name=f"{node}/padded")
+            mean = g.op("AveragePool", padded, name=f"{node}/mean", **attrs)
+            whole = Val(g, np.asarray(kh * kw, I64), node)
+            scale = Ratio(site, whole, self.divisor(site))
+        if scale.is_one:
+            return str(mean)
+        return str(g.op("Mul", mean, scale.as_float("float32"), name=f"{node}/rescaled"))
 
 
-def _sum_pool(site: Site, x: str) -> str:
-    """Window sums for CUDA: ``AveragePool`` over the explicitly zero-padded input, times k*k.
+@dataclass(frozen=True)
+class Ratio:
+    """``num / den`` of int64 :class:`Val` maps (``den`` 1 by default), as a float tensor."""
 
-    A ``Conv`` there may run in TF32 (onnxruntime's CUDA default), cuDNN pooling does not;
-    with zero pads every window is whole, so the mean is the sum over ``kh * kw``.
-    """
-    g, geo, node = site.g, site.geo, site.c.node
-    padded = g.op("Pad", x, site.pads(), g.const(0, "float32", f"{node}/zero"),
-                  name=f"{node}/padded")
-    mean = g.op("AveragePool", padded, kernel_shape=list(geo.kernel), strides=list(geo.stride),
-                name=f"{node}/mean")
-    size = g.const(geo.kernel[0] * geo.kernel[1], "float32", f"{node}/window")
-    return str(g.op("Mul", mean, size, name=f"{node}/sum"))
+    site: Site
+    num: Val
+    den: Val | None = None
+
+    @property
+    def is_one(self) -> bool:
+        den = self.den
+        return (self.num.known and (den is None or den.known)
+                and bool(np.all(np.asarray(self.num.v) == (1 if den is None else den.v))))
+
+    def as_float(self, dtype: str) -> str:
+        """A constant (a scalar when uniform) when known, else computed in the graph."""
+        g, node = self.site.g, self.site.c.node
+        num, den = self.num, self.den
+        if num.known and (den is None or den.known):
+            value = np.asarray(num.v, np.float64) / (1 if den is None else np.asarray(den.v))
+            if value.size and np.all(value == value.flat[0]):
+                value = np.asarray(value.flat[0])
+            return g.const(value, dtype, f"{node}/scale")
+        out = g.op("Cast", num.name(), to=DTYPES[dtype], name=f"{node}/scale")
+        if den is not None:
+            out = g.op("Div", out, g.op("Cast", den.name(), to=DTYPES[dtype],
+                                        name=f"{node}/scale"), name=f"{node}/scale")
+        return str(out)
+
+
+def window_counts(site: Site, include_pad: bool) -> Val:
+    """Per window (an (OH, OW) map): its size clipped to the padded input, or its number of
+    elements inside the input (torch's two ``avg_pool2d`` divisors)."""
+
+    def count(i: int) -> Val:
+        k, p, _, _ = site.geo.axis(i)
+        start, size = site.starts(i), site.size[i]
+        if include_pad:
+            return (start + k).min(size + p) - start
+        return (start + k).min(size) - start.max(0)
+
+    return site.grid(count, Val.__mul__)
 
 
 def _sum_taps(site: Site, x: str) -> str:
