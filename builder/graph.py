@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,53 @@ class GraphBuilder:
             if imp.domain not in ("", "ai.onnx"):
                 self.opsets.setdefault(imp.domain, imp.version)
 
+    def branch(self) -> GraphBuilder:
+        """A builder for a subgraph (an ``If`` branch) sharing this graph's names, so inner and
+        outer names never clash, and its initializers, which the subgraph reads from the outer
+        scope."""
+        sub = GraphBuilder(self.opset)
+        sub._names, sub._counts, sub.initializers = self._names, self._counts, self.initializers
+        return sub
+
+    def if_(
+        self,
+        cond: str,
+        then: Callable[[GraphBuilder], list[str]],
+        orelse: Callable[[GraphBuilder], list[str]],
+        outputs: Sequence[tuple[str, int]],
+        hint: str,
+    ) -> list[str]:
+        """An ``If`` on the 0-d bool ``cond`` whose branches ``then`` / ``orelse`` build into a
+        :meth:`branch` and return their output names; ``outputs`` gives each (dtype, rank)."""
+        graphs = []
+        for build, tag in ((then, "then"), (orelse, "else")):
+            sub = self.branch()
+            outs = build(sub)
+            infos = [helper.make_tensor_value_info(o, DTYPES[dt], [None] * rank)
+                     for o, (dt, rank) in zip(outs, outputs, strict=True)]
+            graphs.append(helper.make_graph(sub.nodes, f"{hint}/{tag}", [], infos))
+        res = self.op("If", cond, outputs=len(outputs), then_branch=graphs[0],
+                      else_branch=graphs[1], name=hint)
+        return [res] if isinstance(res, str) else list(res)
+
+    def rename(self, old: str, new: str) -> None:
+        """Call the tensor ``old`` ``new`` in every node, inside ``If`` branches too."""
+        for node in _walk(self.nodes):
+            for names in (node.input, node.output):
+                for k, n in enumerate(names):
+                    if n == old:
+                        names[k] = new
+
     def value_info(self, name: str, spec: TensorSpec) -> onnx.ValueInfoProto:
         dims = [d if isinstance(d, (int, str)) else None for d in spec.shape]
         return helper.make_tensor_value_info(name, DTYPES[spec.dtype], dims)
+
+
+def _walk(nodes: Sequence[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:
+    for node in nodes:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _walk(attr.g.node)
+            for sub in attr.graphs:
+                yield from _walk(sub.node)

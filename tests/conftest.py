@@ -13,3 +13,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("CPUExecutionProvider", id="cpu"),
+        pytest.param("CUDAExecutionProvider", id="cuda", marks=pytest.mark.cuda),
+    ]
+)
+def provider(request: pytest.FixtureRequest) -> str:
+    """Each parity test that takes this runs on CPU, and on CUDA where it is available."""
+    return str(request.param)

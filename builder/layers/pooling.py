@@ -69,7 +69,7 @@ How each case is lowered (measured on onnxruntime 1.32, CPU; see ``ONNXRUNTIME-F
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,55 +193,6 @@ def concat(g: GraphBuilder, parts: Sequence[Val | int], hint: str) -> str:
 
 
 # --------------------------------------------------------------------------- graph helpers
-def _branch_builder(g: GraphBuilder) -> GraphBuilder:
-    """A builder for an ``If`` branch sharing ``g``'s names and (outer-scope) initializers."""
-    sub = GraphBuilder(g.opset)
-    sub._names = g._names
-    sub._counts = g._counts
-    sub.initializers = g.initializers
-    return sub
-
-
-def if_node(
-    g: GraphBuilder,
-    cond: str,
-    then: Callable[[GraphBuilder], list[str]],
-    orelse: Callable[[GraphBuilder], list[str]],
-    outputs: Sequence[tuple[str, int]],
-    hint: str,
-) -> list[str]:
-    """An ``If`` whose branches are built by ``then`` / ``orelse``; ``outputs``: (dtype, rank)."""
-    graphs = []
-    for build, tag in ((then, "then"), (orelse, "else")):
-        sub = _branch_builder(g)
-        outs = build(sub)
-        infos = [helper.make_tensor_value_info(o, DTYPES[dt], [None] * rank)
-                 for o, (dt, rank) in zip(outs, outputs, strict=True)]
-        graphs.append(helper.make_graph(sub.nodes, f"{hint}/{tag}", [], infos))
-    res = g.op("If", cond, outputs=len(outputs), then_branch=graphs[0], else_branch=graphs[1],
-               name=hint)
-    return [res] if isinstance(res, str) else list(res)
-
-
-def _walk(nodes: Sequence[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:
-    for node in nodes:
-        yield node
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _walk(attr.g.node)
-            for sub in attr.graphs:
-                yield from _walk(sub.node)
-
-
-def rename(g: GraphBuilder, old: str, new: str) -> None:
-    """Make the tensor ``old`` be called ``new`` everywhere (the call's output names)."""
-    for node in _walk(g.nodes):
-        for field in (node.input, node.output):
-            for k, n in enumerate(field):
-                if n == old:
-                    field[k] = new
-
-
 def nonfinite(g: GraphBuilder, x: str, dtype: str, hint: str) -> str:
     """A bool scalar: does ``x`` hold a NaN or an infinity? (may also say so on overflow).
 
@@ -379,7 +330,7 @@ class Site:
                 self.g.op("Squeeze", got, self.g.ints([0], f"{self.c.node}/axes"),
                           outputs=[want], name=f"{self.c.node}/unbatched")
             else:
-                rename(self.g, got, want)
+                self.g.rename(got, want)
 
 
 # --------------------------------------------------------------------------- layers
@@ -450,11 +401,11 @@ class MaxPool2d(_Pool2d):
         g, node = site.g, site.c.node
         cond = nonfinite(g, site.x, site.dtype, f"{node}/check")
         if not self.return_indices:
-            (y,) = if_node(g, cond, lambda b: [core.exact_values(b)], lambda b: [core.values(b)],
+            (y,) = g.if_(cond, lambda b: [core.exact_values(b)], lambda b: [core.values(b)],
                            [(site.dtype, 4)], f"{node}/nan_or_inf")
             return [core.fix_empty(y)]
         # Both branches pool (no copies of the outputs); only one runs.
-        y, i = if_node(g, cond, lambda b: core.nan_overlay(b, *core.indices(b)),
+        y, i = g.if_(cond, lambda b: core.nan_overlay(b, *core.indices(b)),
                        lambda b: list(core.indices(b)), [(site.dtype, 4), (I64, 4)],
                        f"{node}/nan")
         y = core.fix_empty(y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from onnxlayers.builder import (
@@ -41,13 +41,13 @@ def _torch_out(module: torch.nn.Module, x: np.ndarray, dtype: str) -> np.ndarray
 
 def _check_both(ours: object, theirs: torch.nn.Module, shape: tuple[int, ...], dtype: str,
                 seed: int, *, rtol: float | None = None, atol: float | None = None,
-                specials: bool = True) -> None:
+                specials: bool = True, provider: str = "CPUExecutionProvider") -> None:
     x = _input(shape, dtype, seed, specials)
     expected = _torch_out(theirs, x, dtype)
     model = single_layer_model(ours, shape, dtype)  # type: ignore[arg-type]
     r, a = torch_tolerance(dtype)
     rtol, atol = rtol or r, atol or a
-    (got_ort,) = run_ort(model, {"x": x})
+    (got_ort,) = run_ort(model, {"x": x}, providers=(provider,))
     (got_oracle,) = run_oracle(model, {"x": x})
     assert_close(got_ort, expected, rtol=rtol, atol=atol, what=f"onnxruntime {ours!r}")
     assert_close(got_oracle, expected, rtol=rtol, atol=atol, what=f"oracle {ours!r}")
@@ -78,13 +78,15 @@ SHAPES = [(7,), (2, 5), (2, 3, 4), (2, 3, 4, 5), (1, 2, 3, 2, 2), ()]
     ],
     ids=lambda f: repr(f()[0]),
 )
-def test_elementwise_parity(make: object, shape: tuple[int, ...], dtype: str) -> None:
+def test_elementwise_parity(make: object, shape: tuple[int, ...], dtype: str,
+                            provider: str) -> None:
     ours, theirs = make()  # type: ignore[operator]
     rtol = 1e-2 if dtype == "float16" else None
-    _check_both(ours, theirs, shape, dtype, seed=len(shape), rtol=rtol)
+    _check_both(ours, theirs, shape, dtype, seed=len(shape), rtol=rtol, provider=provider)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     channels=st.integers(1, 6),
     rank=st.integers(2, 5),
@@ -92,7 +94,8 @@ def test_elementwise_parity(make: object, shape: tuple[int, ...], dtype: str) ->
     slopes=st.sampled_from(["mixed", "small", "large", "zero"]),
     seed=st.integers(0, 2**16),
 )
-def test_prelu_per_channel(channels: int, rank: int, dtype: str, slopes: str, seed: int) -> None:
+def test_prelu_per_channel(channels: int, rank: int, dtype: str, slopes: str, seed: int,
+                           provider: str) -> None:
     """Per-channel slopes on dim 1, every rank; each slope regime takes its own lowering."""
     rng = np.random.default_rng(seed)
     w = {
@@ -107,7 +110,8 @@ def test_prelu_per_channel(channels: int, rank: int, dtype: str, slopes: str, se
     with torch.no_grad():
         theirs.weight.copy_(torch.from_numpy(w))
     rtol = 1e-2 if dtype == "float16" else None
-    _check_both(ours, theirs, tuple(int(d) for d in shape), dtype, seed, rtol=rtol)
+    _check_both(ours, theirs, tuple(int(d) for d in shape), dtype, seed, rtol=rtol,
+                provider=provider)
 
 
 def test_prelu_square_input_uses_channels_not_last_axis() -> None:
@@ -120,7 +124,8 @@ def test_prelu_square_input_uses_channels_not_last_axis() -> None:
     _check_both(ours, theirs, (2, 4, 4, 4), "float32", 0)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     in_f=st.integers(1, 40),
     out_f=st.integers(1, 20),
@@ -130,7 +135,7 @@ def test_prelu_square_input_uses_channels_not_last_axis() -> None:
     seed=st.integers(0, 2**16),
 )
 def test_linear_parity(in_f: int, out_f: int, bias: bool, lead: list[int], dtype: str,
-                       seed: int) -> None:
+                       seed: int, provider: str) -> None:
     """Any rank >= 1 (Gemm on rank 2, MatMul + Add elsewhere), weights copied from torch."""
     torch.manual_seed(seed)
     theirs = torch.nn.Linear(in_f, out_f, bias=bias)
@@ -138,7 +143,8 @@ def test_linear_parity(in_f: int, out_f: int, bias: bool, lead: list[int], dtype
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-12),
                   "float16": (1e-2, 1e-2)}[dtype]
-    _check_both(ours, theirs, (*lead, in_f), dtype, seed, rtol=rtol, atol=atol, specials=False)
+    _check_both(ours, theirs, (*lead, in_f), dtype, seed, rtol=rtol, atol=atol, specials=False,
+                provider=provider)
 
 
 @pytest.mark.parametrize(
