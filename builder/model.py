@@ -335,6 +335,26 @@ class Model:
                    output_names=prog.outputs, name=name)
 
 
+def retarget(proto: onnx.ModelProto, target: str) -> onnx.ModelProto:
+    """The model's layer program lowered again for ``target`` ("any", "cpu" or "cuda"), at the
+    model's opset; a model without a layer program is returned as it is.
+
+    Files stay portable: a session on CUDA uses this to avoid the CUDA provider's pooling bugs
+    (asymmetric pads, ceil_mode, dilation with padding) whatever target the file was built for.
+
+    >>> from onnxlayers.builder import Input, MaxPool2d
+    >>> x = Input("x", ("N", 3, 9, 9))
+    >>> proto = Model([x], [MaxPool2d(3, 2, 1, ceil_mode=True)(x)]).to_onnx()
+    >>> "Pad" in [n.op_type for n in retarget(proto, "cuda").graph.node]
+    True
+    """
+    if not any(p.key == METADATA_KEY for p in proto.metadata_props):
+        return proto
+    opset = next(i.version for i in proto.opset_import if i.domain in ("", "ai.onnx"))
+    model = Model.from_program(Program.from_onnx(proto), name=proto.graph.name)
+    return model.to_onnx(opset, target=target, check=False)
+
+
 def _layer_path(layer: Layer) -> str | None:
     """torch-style dotted name from the Sequential containers a layer sits in."""
     if layer.name:

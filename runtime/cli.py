@@ -124,8 +124,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     info: dict[str, Any] = {"model": args.model, "opsets": opsets,
                             "functions": [f"{f.domain}.{f.name}" for f in proto.functions]}
     sess = Session(proto)
-    info["inputs"] = [str(s) for s in sess.input_specs]
-    info["outputs"] = [str(s) for s in sess.output_specs]
+    info["inputs"] = [f"{s.name}: {s}" for s in sess.input_specs]
+    info["outputs"] = [f"{s.name}: {s}" for s in sess.output_specs]
     try:
         prog = Program.from_onnx(proto, source=args.model)
         info["layers"] = [f"{c.node}: {c.type}({_args(c.args)})" + (" [train]" if c.training
@@ -136,9 +136,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     status = OK
     if args.provider and args.provider.lower().startswith("cuda"):
         from .cuda_kernels import cuda_caveats, cuda_fallbacks, format_fallbacks
+        from .session import prepare_for
 
-        fallbacks = cuda_fallbacks(proto)
-        info["cuda_fallbacks"] = format_fallbacks(fallbacks, cuda_caveats(proto))
+        on_cuda = prepare_for(proto, ["CUDAExecutionProvider"])  # what a CUDA session runs
+        info["cuda_fallbacks"] = format_fallbacks(cuda_fallbacks(on_cuda), cuda_caveats(on_cuda))
     if args.json:
         print(json.dumps(info, indent=2))
         return status

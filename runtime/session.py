@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import json
 import operator
 import os
@@ -43,6 +42,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+from onnxlayers.builder.model import retarget
+from onnxlayers.custom_ops import specialize_for
 
 from .errors import DataError, InputError, MismatchError, ModelLoadError, RuntimeFault
 from .loading import ModelSource, describe_source, load_model, node_label
@@ -179,7 +181,7 @@ class Session:
         self._plan: ProviderPlan = resolve_providers(
             providers, strict=strict, provider_options=provider_options
         )
-        self._ort_model = _specialize(self._model, self._plan.names)
+        self._ort_model = prepare_for(self._model, self._plan.names)
         self._threads = threads
         self._sess = self._create(model, optimized_model_path)
         self._input_specs = tuple(map(TensorSpec.from_node_arg, self._sess.get_inputs()))
@@ -529,14 +531,16 @@ def _check_options(check_rate: float, on_mismatch: object, threads: int | None) 
         raise RuntimeFault(f"threads must be a positive int or None, got {threads!r}")
 
 
-def _specialize(model: onnx.ModelProto, providers: Sequence[str]) -> onnx.ModelProto:
-    """Let ``onnxlayers.custom_ops.specialize_for`` pick function bodies, where it exists."""
-    try:
-        module = importlib.import_module("onnxlayers.custom_ops")
-    except ImportError:
-        return model
-    hook = getattr(module, "specialize_for", None)
-    return model if hook is None else hook(model, list(providers))
+def prepare_for(model: onnx.ModelProto, providers: Sequence[str]) -> onnx.ModelProto:
+    """The model as a session on ``providers`` (full names, first one preferred) runs it.
+
+    On CUDA a model carrying a layer program is lowered again for it (``retarget``: explicit
+    pads instead of the CUDA provider's buggy pooling paths); then custom ops pick their
+    function bodies (``specialize_for``). ``model`` itself is never changed.
+    """
+    if providers and providers[0] == "CUDAExecutionProvider":
+        model = retarget(model, "cuda")
+    return specialize_for(model, list(providers))
 
 
 def _key_path(cache: Path) -> Path:

@@ -16,7 +16,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto as TP
 
-import onnxlayers.custom_ops
+import onnxlayers.runtime.session as session_module
 from onnxlayers.runtime.errors import (
     DataError,
     InputError,
@@ -284,7 +284,7 @@ def test_specialize_for_hook_sees_full_provider_names(monkeypatch: pytest.Monkey
         swapped.graph.node[0].op_type = "Neg"
         return swapped
 
-    monkeypatch.setattr(onnxlayers.custom_ops, "specialize_for", specialize_for, raising=False)
+    monkeypatch.setattr(session_module, "specialize_for", specialize_for)
     s = Session(relu(), providers="cpu")
     assert seen == [[CPU]]
     np.testing.assert_array_equal(s.run({"x": X})["y"], -X)  # the specialized body ran
@@ -522,3 +522,21 @@ def test_memory_is_stable_over_ten_thousand_runs(sess: Session) -> None:
     growth = rss_bytes() - before
     print(f"RSS growth over 10,000 runs: {growth / 2**20:.2f} MiB")
     assert growth < 20 * 2**20
+
+
+def test_cuda_sessions_get_the_cuda_lowering() -> None:
+    """A file built for any target is lowered again for CUDA: no ceil_mode or asymmetric pads
+    reach the CUDA provider's pooling kernels, and values stay the same."""
+    from onnxlayers.builder import Input, MaxPool2d, Model
+    from onnxlayers.runtime.cuda_kernels import cuda_caveats
+    from onnxlayers.runtime.session import prepare_for
+
+    x = Input("x", ("N", 2, 9, 9))
+    proto = Model([x], [MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True)(x)]).to_onnx()
+    assert cuda_caveats(proto)
+    cuda = prepare_for(proto, ["CUDAExecutionProvider"])
+    assert cuda_caveats(cuda) == []
+    a = np.random.default_rng(0).standard_normal((2, 2, 9, 9)).astype(np.float32)
+    np.testing.assert_array_equal(Session(cuda).run({"x": a})["output"],
+                                  Session(proto).run({"x": a})["output"])
+    assert prepare_for(proto, ["CPUExecutionProvider"]) is proto
