@@ -136,20 +136,7 @@ class Layer:
 
         Every value is validated before any is assigned, so a bad dict changes nothing.
         """
-        own = self.state_dict()
-        unexpected = sorted(set(state) - set(own))
-        missing = sorted(set(own) - set(state))
-        if strict and (unexpected or missing):
-            raise LayerArgumentError(
-                f"{self.label}: load_state_dict: missing keys {missing!r}, unexpected keys "
-                f"{unexpected!r}; expected exactly {sorted(own)!r}"
-            )
-        targets = dict(self._param_slots())
-        checked = {k: targets[k][0]._check_param(targets[k][1], state[k]) for k in state
-                   if k in targets}
-        for key, arr in checked.items():
-            layer, local = targets[key]
-            layer._params[local] = arr
+        load_params(self.label, dict(self._param_slots()), state, strict)
 
     def _param_slots(self, prefix: str = "") -> Iterator[tuple[str, tuple[Layer, str]]]:
         for k in self._params:
@@ -215,6 +202,22 @@ class Layer:
             raise LayerTypeError(
                 f"{self.label}: called with {len(inputs)} inputs; expected {n}"
             )
+
+
+def load_params(
+    who: str, slots: Mapping[str, tuple[Layer, str]], state: Mapping[str, Any], strict: bool
+) -> None:
+    """Assign ``state[key]`` to each ``slots[key] = (layer, param)``, all validated first."""
+    unexpected, missing = sorted(set(state) - set(slots)), sorted(set(slots) - set(state))
+    if strict and (unexpected or missing):
+        raise LayerArgumentError(
+            f"{who}: load_state_dict: missing keys {missing!r}, unexpected keys "
+            f"{unexpected!r}; expected exactly {sorted(slots)!r}"
+        )
+    checked = [(*slots[k], slots[k][0]._check_param(slots[k][1], v))
+               for k, v in state.items() if k in slots]
+    for layer, pname, arr in checked:
+        layer._params[pname] = arr
 
 
 def elementwise(inputs: Sequence[TensorSpec], layer: Layer) -> list[TensorSpec]:

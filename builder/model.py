@@ -24,7 +24,7 @@ from onnx import helper
 
 from .errors import LayerArgumentError, LayerTypeError, ModelFormatError
 from .graph import DEFAULT_OPSET, GraphBuilder, LowerCall, ShapeRef
-from .layer import Call, Layer
+from .layer import Call, Layer, load_params
 from .program import METADATA_KEY, CallRecord, Program, TensorInfo
 from .registry import LAYERS
 from .tensor import Input, Shape, Tensor
@@ -172,21 +172,9 @@ class Model:
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Load parameters by the keys of :meth:`state_dict`; validated before any is set."""
-        own = self.state_dict()
-        unexpected, missing = sorted(set(state) - set(own)), sorted(set(own) - set(state))
-        if strict and (unexpected or missing):
-            raise LayerArgumentError(
-                f"Model: load_state_dict: missing keys {missing!r}, unexpected keys "
-                f"{unexpected!r}; expected exactly {sorted(own)!r}"
-            )
-        layers = self.layers
-        checked = []
-        for key, value in state.items():
-            if key in own:
-                lname, pname = key.rsplit(".", 1)
-                checked.append((layers[lname], pname, layers[lname]._check_param(pname, value)))
-        for layer, pname, arr in checked:
-            layer._params[pname] = arr
+        slots = {f"{name}.{p}": (layer, p) for name, layer in self.layers.items()
+                 for p in layer.parameters()}
+        load_params("Model", slots, state, strict)
 
     def train(self, mode: bool = True) -> Model:
         for layer in self.layers.values():

@@ -21,6 +21,7 @@ import onnx
 from onnxlayers.builder import Program
 
 from .loading import load_model
+from .oracle import program_of
 from .session import Session
 from .timing import time_blocks
 from .verify import random_feeds
@@ -99,14 +100,8 @@ def _latencies(fn: Callable[[], object], seconds: float, label: str) -> np.ndarr
     return np.asarray(out)
 
 
-def bench_feeds(prog_or_proto: Program | onnx.ModelProto, batch: int) -> dict[str, np.ndarray]:
+def bench_feeds(prog: Program, batch: int) -> dict[str, np.ndarray]:
     """Random feeds with every dynamic first dim set to ``batch``."""
-    if isinstance(prog_or_proto, Program):
-        prog = prog_or_proto
-    else:
-        from .oracle import program_of
-
-        prog = program_of(prog_or_proto)
     dims = {str(i.shape[0]): batch for i in prog.inputs
             if i.shape and not isinstance(i.shape[0], int)}
     return random_feeds(prog, seed=0, dims=dims)
@@ -123,8 +118,6 @@ def bench(
 ) -> BenchResult:
     """Time ``model`` on onnxruntime (and torch eager when installed and asked for)."""
     proto = load_model(model)
-    from .oracle import program_of
-
     prog = program_of(proto)
     feeds = bench_feeds(prog, batch)
     session = Session(proto, providers=providers)

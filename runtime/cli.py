@@ -19,6 +19,7 @@ import numpy as np
 
 from onnxlayers.builder import BuildError, LayerTypeError, Program
 
+from .compare import format_table
 from .errors import RuntimeFault
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -43,7 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows, failed = [], 0
     for path in paths:
         report = verify(path, providers=providers)
-        used = Session(path, providers=providers).providers[0]
+        used = report.providers[0]
         worst = max((r.max_abs for r in report.rows), default=0.0)
         rows.append((path.name, used.removesuffix("ExecutionProvider"), len(report.rows),
                      f"{worst:.2g}", "ok" if report.ok else "FAIL"))
@@ -54,18 +55,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     got = Session(example, providers=providers).run({"x": LINEAR_EXAMPLE_INPUT})["output"]
     exact = bool(np.array_equal(got, LINEAR_EXAMPLE_OUTPUT))
     failed += not exact
-    print(_table(("model", "provider", "outputs", "max abs err", "vs NumPy oracle"), rows))
+    print(format_table(("model", "provider", "outputs", "max abs err", "vs NumPy oracle"), rows))
     print(f"\nlinear_example: [1, 2, 3] -> {got.ravel().tolist()} "
           f"({'exact' if exact else 'WRONG: expected [6, 12, 18, 24]'})")
     print(f"{len(paths) - failed} of {len(paths)} models verified"
           if failed else f"all {len(paths)} models verified against the NumPy oracle")
     return FAILED if failed else OK
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    widths = [max(len(str(r[i])) for r in (head, *rows)) for i in range(len(head))]
-    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                     for r in (head, *rows))
 
 
 # ----------------------------------------------------------------------------- verify

@@ -15,7 +15,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,8 @@ class Report:
     rows: list[OutputComparison]
     title: str = ""
     notes: list[str] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)
+    """The providers the compared session really ran on (set by ``verify``)."""
 
     @property
     def ok(self) -> bool:
@@ -105,13 +107,22 @@ class Report:
                 f"{r.max_rel:.3g}", "-" if r.worst_index is None else str(list(r.worst_index)),
                 "exact" if r.rtol == r.atol == 0 else f"{r.rtol:g}/{r.atol:g}", verdict,
             ))
-        widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
         lines = [self.title] if self.title else []
-        for row in (head, *body):
-            lines.append("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True))
-                         .rstrip())
+        lines.append(format_table(head, body))
         lines += self.notes
         return "\n".join(lines)
+
+
+def format_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns, two spaces apart.
+
+    >>> print(format_table(("a", "bb"), [(1, 2)]))
+    a  bb
+    1  2
+    """
+    widths = [max(len(str(r[i])) for r in (head, *rows)) for i in range(len(head))]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                     for r in (head, *rows))
 
 
 def _plain(v: Any) -> Any:

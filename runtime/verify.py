@@ -94,10 +94,13 @@ def verify(
     shapes = ", ".join(f"{k}={tuple(np.shape(v))}" for k, v in feeds.items())
     where = f"{label} on {', '.join(session.providers)}"
     if against is None:
-        return compare_outputs(actual, expected, rtol=rtol, atol=atol,
-                               title=f"{where} vs NumPy oracle ({shapes})")
+        report = compare_outputs(actual, expected, rtol=rtol, atol=atol,
+                                 title=f"{where} vs NumPy oracle ({shapes})")
+        report.providers = list(session.providers)
+        return report
     runs = {"onnxruntime": actual, "oracle": expected, "torch": torch_outputs(against, prog, feeds)}
-    report = Report([], title=f"{where} vs NumPy oracle vs torch ({shapes})")
+    report = Report([], title=f"{where} vs NumPy oracle vs torch ({shapes})",
+                    providers=list(session.providers))
     for a, e in (("onnxruntime", "oracle"), ("oracle", "torch"), ("onnxruntime", "torch")):
         rows = compare_outputs(runs[a], runs[e], rtol=rtol, atol=atol).rows
         for row in rows:

@@ -64,18 +64,17 @@ class Flatten(Layer):
     def emit(self, g: GraphBuilder, c: LowerCall) -> None:
         x, out = c.inputs[0], c.outputs[0]
         target = c.out_specs[0].shape
-        start, _ = self.span(c.specs[0].ndim)
+        start, end = self.span(c.specs[0].ndim)
         tail = target[start:]
         if all(isinstance(d, int) for d in tail):
             # Leading dims are copied with 0 (Reshape's default allowzero=0).
             shape = g.ints([0] * start + list(tail), f"{c.node}/shape")  # type: ignore[arg-type]
         else:
-            shape = self._dynamic_shape(g, c, start)
+            shape = self._dynamic_shape(g, c, start, end)
         g.op("Reshape", x, shape, outputs=[out], name=c.node)
 
-    def _dynamic_shape(self, g: GraphBuilder, c: LowerCall, start: int) -> str:
+    def _dynamic_shape(self, g: GraphBuilder, c: LowerCall, start: int, end: int) -> str:
         rank = c.specs[0].ndim
-        _, end = self.span(rank)
         parts = []
         if start > 0:
             parts.append(g.op("Shape", c.inputs[0], name=f"{c.node}/lead", end=start))
