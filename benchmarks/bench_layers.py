@@ -2,9 +2,13 @@
 
     python benchmarks/bench_layers.py            # every case, a table
     python benchmarks/bench_layers.py --only Pool --json
+    python benchmarks/bench_layers.py --rounds 5  # medians of 5 rounds, for noisy hosts
 
 Each row times onnxlayers' ``Session.run`` and torch eager on the same feeds, one library at a
 time (blocks after a warm-up, medians), and prints ``ours / torch`` against the target.
+Rows marked ``floor`` time onnxruntime's own kernel alone, fed inputs already in its format and
+with none of the parity work (NaN, per-plane indices, range checks): no graph built on that
+kernel can beat it, so a floor above its target says the target needs a faster kernel.
 Never run as a unit test: the machines are noisy, and timing belongs here, not in assertions.
 """
 
@@ -12,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 import torch
+from onnx import helper
 
 from onnxlayers.builder import (
     AvgPool2d,
@@ -33,6 +41,7 @@ from onnxlayers.builder import (
     RReLU,
     Sigmoid,
     Tanh,
+    Tensor,
 )
 from onnxlayers.runtime import Session
 from onnxlayers.runtime.timing import time_blocks
@@ -51,7 +60,8 @@ class Case:
     build: Callable[[], Built]
 
 
-def _single(layer: Callable[..., object], shape: tuple[int, ...]) -> Callable[[], Built]:
+def _single(layer: Callable[..., Tensor | tuple[Tensor, ...]],
+            shape: tuple[int, ...]) -> Callable[[], Built]:
     def build() -> Built:
         x = Input("x", shape)
         out = layer(x)
@@ -88,6 +98,70 @@ CASES = [
 ]
 
 
+@dataclass
+class Floor:
+    """onnxruntime's ``nodes`` alone on ``feeds`` against torch's ``baseline`` on the same data.
+
+    ``consts`` become initializers; the graph's outputs are the last node's, float32 except
+    ``i`` (int64 indices).
+    """
+
+    name: str
+    target: float
+    nodes: list[onnx.NodeProto]
+    feeds: dict[str, np.ndarray]
+    baseline: Callable[[], object]
+    consts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _floors() -> list[Floor]:
+    big = torch.randn(*BIG)
+    values, indices = torch.nn.functional.max_pool2d(big, 2, return_indices=True)
+    n, c, h, w = BIG
+    offsets = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * h * w
+    node = helper.make_node
+    pool = node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 3], strides=[2, 2],
+                pads=[1, 1, 1, 1])
+    unpool = node("MaxUnpool", ["x", "i", "shape"], ["y"], kernel_shape=[1, 1])
+
+    def unpool_torch() -> object:
+        return torch.nn.functional.max_unpool2d(values, indices, (2, 2), output_size=(h, w))
+
+    shape = {"shape": np.array(BIG, np.int64)}
+    return [
+        Floor("floor: ORT MaxPool+Indices alone", 0.6, [pool], {"x": big.numpy()},
+              lambda: torch.nn.functional.max_pool2d(big, 3, 2, 1, return_indices=True)),
+        Floor("floor: ORT MaxUnpool alone", 1.3, [unpool],
+              {"x": values.numpy(), "i": indices.numpy() + offsets}, unpool_torch, shape),
+        Floor("floor: ORT plane offsets+MaxUnpool", 1.3,
+              [node("Add", ["per_plane", "offsets"], ["i"]), unpool],
+              {"x": values.numpy(), "per_plane": indices.numpy()}, unpool_torch,
+              {**shape, "offsets": offsets}),
+    ]
+
+
+def floor_session(floor: Floor) -> ort.InferenceSession:
+    """A plain onnxruntime CPU session of ``floor``'s nodes."""
+
+    def info(name: str, dtype: int, shape: tuple[int, ...] | None) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, dtype, shape)
+
+    graph = helper.make_graph(
+        floor.nodes, "floor",
+        [info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+         for k, v in floor.feeds.items()],
+        [info(o, onnx.TensorProto.INT64 if o == "i" else onnx.TensorProto.FLOAT, None)
+         for o in floor.nodes[-1].output],
+        [onnx.numpy_helper.from_array(v, k) for k, v in floor.consts.items()])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def run_floor(floor: Floor) -> dict[str, object]:
+    raw = floor_session(floor)
+    return _row(floor.name, floor.target, lambda: raw.run(None, floor.feeds), floor.baseline)
+
+
 def wrapper_overhead() -> dict[str, object]:
     """Session.run vs raw InferenceSession.run on a 1x3 ReLU (target: within 1.3x)."""
     x = Input("x", (1, 3))
@@ -95,30 +169,44 @@ def wrapper_overhead() -> dict[str, object]:
     feeds = {"x": np.array([[-1.0, 0.0, 1.0]], np.float32)}
     ours = Session(proto)
     raw = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    t_raw = time_blocks(lambda: raw.run(None, feeds))
-    t_ours = time_blocks(lambda: ours.run(feeds))
-    return {"case": "Session.run overhead, 1x3 ReLU", "ours_ms": t_ours.ms,
-            "torch_ms": t_raw.ms, "ratio": t_ours.median / t_raw.median, "target": 1.3,
-            "baseline": "raw InferenceSession.run"}
+    return _row("Session.run overhead, 1x3 ReLU", 1.3, lambda: ours.run(feeds),
+                lambda: raw.run(None, feeds), baseline="raw InferenceSession.run")
 
 
 def run_case(case: Case) -> dict[str, object]:
     model, feeds = case.build()
     session = Session(model.to_onnx())
-    ours = time_blocks(lambda: session.run(feeds))
-    theirs = time_blocks(torch_runner(model.program(), feeds))
-    return {"case": case.name, "ours_ms": ours.ms, "torch_ms": theirs.ms,
-            "ratio": ours.median / theirs.median, "target": case.target,
-            "baseline": "torch eager"}
+    return _row(case.name, case.target, lambda: session.run(feeds),
+                torch_runner(model.program(), feeds))
 
 
-def main() -> int:
+ROUNDS = 1
+"""Rounds per row (``--rounds``): each times ours, then the baseline; rows report medians."""
+
+
+def _row(name: str, target: float, ours_fn: Callable[[], object],
+         base_fn: Callable[[], object], baseline: str = "torch eager") -> dict[str, object]:
+    """Time ``ours_fn`` then ``base_fn`` (never interleaved), :data:`ROUNDS` times."""
+    rounds = [(time_blocks(ours_fn).ms, time_blocks(base_fn).ms) for _ in range(ROUNDS)]
+    return {"case": name, "ours_ms": statistics.median(o for o, _ in rounds),
+            "torch_ms": statistics.median(b for _, b in rounds),
+            "ratio": statistics.median(o / b for o, b in rounds), "target": target,
+            "baseline": baseline, "rounds": ROUNDS}
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="", help="run the cases whose name contains this text")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args()
-    rows = [run_case(c) for c in CASES if args.only.lower() in c.name.lower()]
-    if "overhead".startswith(args.only.lower()) or not args.only:
+    p.add_argument("--rounds", type=int, default=1,
+                   help="time each row this many times and report medians (noisy hosts)")
+    args = p.parse_args(argv)
+    global ROUNDS
+    ROUNDS = max(1, args.rounds)
+    wanted = args.only.lower()
+    rows = [run_case(c) for c in CASES if wanted in c.name.lower()]
+    rows += [run_floor(f) for f in _floors() if wanted in f.name.lower()]
+    if "overhead".startswith(wanted) or not wanted:
         rows.append(wrapper_overhead())
     if args.json:
         print(json.dumps(rows, indent=2))
