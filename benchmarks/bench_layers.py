@@ -157,12 +157,13 @@ def floor_session(floor: Floor) -> ort.InferenceSession:
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def run_floor(floor: Floor) -> dict[str, object]:
+def run_floor(floor: Floor, rounds: int = 1) -> dict[str, object]:
     raw = floor_session(floor)
-    return _row(floor.name, floor.target, lambda: raw.run(None, floor.feeds), floor.baseline)
+    return _row(floor.name, floor.target, lambda: raw.run(None, floor.feeds), floor.baseline,
+                rounds)
 
 
-def wrapper_overhead() -> dict[str, object]:
+def wrapper_overhead(rounds: int = 1) -> dict[str, object]:
     """Session.run vs raw InferenceSession.run on a 1x3 ReLU (target: within 1.3x)."""
     x = Input("x", (1, 3))
     proto = Model([x], [ReLU()(x)]).to_onnx()
@@ -170,28 +171,25 @@ def wrapper_overhead() -> dict[str, object]:
     ours = Session(proto)
     raw = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     return _row("Session.run overhead, 1x3 ReLU", 1.3, lambda: ours.run(feeds),
-                lambda: raw.run(None, feeds), baseline="raw InferenceSession.run")
+                lambda: raw.run(None, feeds), rounds, baseline="raw InferenceSession.run")
 
 
-def run_case(case: Case) -> dict[str, object]:
+def run_case(case: Case, rounds: int = 1) -> dict[str, object]:
     model, feeds = case.build()
     session = Session(model.to_onnx())
     return _row(case.name, case.target, lambda: session.run(feeds),
-                torch_runner(model.program(), feeds))
-
-
-ROUNDS = 1
-"""Rounds per row (``--rounds``): each times ours, then the baseline; rows report medians."""
+                torch_runner(model.program(), feeds), rounds)
 
 
 def _row(name: str, target: float, ours_fn: Callable[[], object],
-         base_fn: Callable[[], object], baseline: str = "torch eager") -> dict[str, object]:
-    """Time ``ours_fn`` then ``base_fn`` (never interleaved), :data:`ROUNDS` times."""
-    rounds = [(time_blocks(ours_fn).ms, time_blocks(base_fn).ms) for _ in range(ROUNDS)]
-    return {"case": name, "ours_ms": statistics.median(o for o, _ in rounds),
-            "torch_ms": statistics.median(b for _, b in rounds),
-            "ratio": statistics.median(o / b for o, b in rounds), "target": target,
-            "baseline": baseline, "rounds": ROUNDS}
+         base_fn: Callable[[], object], rounds: int, baseline: str = "torch eager"
+         ) -> dict[str, object]:
+    """Time ``ours_fn`` then ``base_fn`` (never interleaved) ``rounds`` times; medians."""
+    ms = [(time_blocks(ours_fn).ms, time_blocks(base_fn).ms) for _ in range(rounds)]
+    return {"case": name, "ours_ms": statistics.median(o for o, _ in ms),
+            "torch_ms": statistics.median(b for _, b in ms),
+            "ratio": statistics.median(o / b for o, b in ms), "target": target,
+            "baseline": baseline, "rounds": rounds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,13 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1,
                    help="time each row this many times and report medians (noisy hosts)")
     args = p.parse_args(argv)
-    global ROUNDS
-    ROUNDS = max(1, args.rounds)
-    wanted = args.only.lower()
-    rows = [run_case(c) for c in CASES if wanted in c.name.lower()]
-    rows += [run_floor(f) for f in _floors() if wanted in f.name.lower()]
+    rounds, wanted = max(1, args.rounds), args.only.lower()
+    rows = [run_case(c, rounds) for c in CASES if wanted in c.name.lower()]
+    rows += [run_floor(f, rounds) for f in _floors() if wanted in f.name.lower()]
     if "overhead".startswith(wanted) or not wanted:
-        rows.append(wrapper_overhead())
+        rows.append(wrapper_overhead(rounds))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
