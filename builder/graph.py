@@ -1,4 +1,4 @@
-"""A small ONNX graph writer used by every layer's ``lower``.
+"""A small ONNX graph writer used by every layer's ``emit``.
 
 >>> g = GraphBuilder(opset=21)
 >>> y = g.op("Relu", "x")
@@ -16,27 +16,13 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .tensor import DTYPES, Dim, TensorSpec
-
-DEFAULT_OPSET = 21
-"""Default ``ai.onnx`` opset: onnxruntime 1.32 has no RandomUniformLike kernel at opset 22."""
-
-
-@dataclass(frozen=True)
-class ShapeRef:
-    """A call argument that is another tensor's shape: its graph name and its (known) dims."""
-
-    tensor: str
-    dims: tuple[Dim, ...]
-
-    @property
-    def is_static(self) -> bool:
-        return all(isinstance(d, int) for d in self.dims)
+from .program import DEFAULT_OPSET, ShapeRef
+from .tensor import DTYPES, TensorSpec
 
 
 @dataclass
 class LowerCall:
-    """What a layer's ``lower`` gets: graph names of its inputs, outputs and weights."""
+    """What a layer's ``emit`` gets: graph names of its inputs, outputs and weights."""
 
     node: str
     inputs: list[str]

@@ -12,6 +12,7 @@ shapes, and knows how to lower itself to ONNX nodes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,15 +42,44 @@ class Call:
         return deps
 
 
+@dataclass(frozen=True)
+class Example:
+    """One sample call of a layer type, run three ways (onnxruntime, oracle, torch) by the tests.
+
+    ``args`` are torch's constructor keyword arguments (the same dict builds our layer and
+    torch's twin), ``inputs`` the input shapes (float32, first dim the dynamic batch), ``call``
+    keyword arguments of the call (passed to both sides). Parameters and buffers are drawn at
+    random and copied into both sides. ``feeds`` makes the input arrays where random distinct
+    values will not do (unpooling's indices).
+
+    >>> Example({"negative_slope": 0.2}, ((2, 3),)).inputs
+    ((2, 3),)
+    """
+
+    args: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[tuple[int, ...], ...] = ((2, 3, 8, 8),)
+    call: Mapping[str, Any] = field(default_factory=dict)
+    feeds: Callable[[np.random.Generator], list[np.ndarray]] | None = None
+
+
 class Layer:
     """Base class of every layer.
 
     Subclasses set :attr:`dtypes`, implement :meth:`infer` (validation + output specs) and
-    :meth:`emit` (ONNX nodes), and list their parameters in :meth:`param_shapes`.
+    :meth:`emit` (ONNX nodes), list their parameters in :meth:`param_shapes`, and give a few
+    :attr:`examples` (the registry test runs each against torch). A layer whose torch twin is
+    not ``torch.nn.<ClassName>(**torch_args)`` overrides :meth:`torch_module`.
     """
 
     dtypes: ClassVar[tuple[str, ...]] = FLOAT_DTYPES
     """Input dtypes the layer accepts."""
+
+    examples: ClassVar[tuple[Example, ...]] = ()
+    """Sample calls checked against torch by ``tests/test_registry.py`` (at least one)."""
+
+    torch_functions: ClassVar[tuple[str, ...]] = ()
+    """Dotted names of torch functions and ``Tensor.<method>`` names with the same meaning
+    (documentation and ``from_torch``'s supported list; the converters live in torch_import)."""
 
     def __init__(self, *, name: str | None = None) -> None:
         object.__setattr__(self, "_params", {})
@@ -77,6 +107,40 @@ class Layer:
     def from_torch_args(cls, args: Mapping[str, Any]) -> Layer:
         """Rebuild a layer from :meth:`torch_args` (used when a saved model is loaded)."""
         return cls(**args)
+
+    @classmethod
+    def torch_module(cls, args: Mapping[str, Any]) -> Any:
+        """torch's twin of this layer built from ``args`` (imports torch): by default
+        ``torch.nn.<ClassName>(**args)``, every argument passed as it is.
+
+        >>> Layer.torch_module.__doc__ is not None
+        True
+        """
+        import torch
+
+        return getattr(torch.nn, cls.__name__)(**args)
+
+    @classmethod
+    def args_from_module(cls, module: Any) -> dict[str, Any]:
+        """Our constructor arguments read from a torch module of the twin class.
+
+        Each parameter of our constructor that the module has as an attribute of the same name
+        is read (tuples made plain); a tensor-or-None attribute (``bias``) becomes a bool.
+        Weights are not read here: ``from_torch`` loads the module's ``state_dict``.
+        """
+        out: dict[str, Any] = {}
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name in ("self", "name", "device", "dtype") or p.kind not in (
+                p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY
+            ):
+                continue
+            if not hasattr(module, name):
+                continue
+            value = getattr(module, name)
+            if value is None and name == "bias" or hasattr(value, "detach"):
+                value = value is not None
+            out[name] = _plain(value)
+        return out
 
     # ----------------------------------------------------------------- parameters
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -202,6 +266,13 @@ class Layer:
             raise LayerTypeError(
                 f"{self.label}: called with {len(inputs)} inputs; expected {n}"
             )
+
+
+def _plain(v: Any) -> Any:
+    """Lists and tuple subclasses (``torch.Size``) as plain tuples, recursively."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_plain(x) for x in v)
+    return v
 
 
 def load_params(

@@ -20,17 +20,12 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper
 
-from .errors import LayerArgumentError, LayerTypeError, ModelFormatError
-from .graph import DEFAULT_OPSET, GraphBuilder, LowerCall, ShapeRef
+from .errors import LayerArgumentError, LayerTypeError
 from .layer import Call, Layer, load_params
-from .program import METADATA_KEY, CallRecord, Program, TensorInfo
-from .registry import LAYERS
-from .tensor import Input, Shape, Tensor
-
-IR_VERSION = 10
-"""ONNX IR version written: 10 is read by every onnxruntime >= 1.20."""
+from .lowering import lower, replay
+from .program import DEFAULT_OPSET, CallRecord, Program, ShapeRef, TensorInfo
+from .tensor import Shape, Tensor
 
 
 class Model:
@@ -225,61 +220,14 @@ class Model:
     def to_onnx(
         self, opset: int = DEFAULT_OPSET, *, target: str = "any", check: bool = True
     ) -> onnx.ModelProto:
-        """Lower to an ``onnx.ModelProto`` carrying the layer program in its metadata.
+        """Lower to an ``onnx.ModelProto`` carrying the layer program in its metadata: exactly
+        :func:`~onnxlayers.builder.lowering.lower` of :meth:`program`.
 
-        ``target`` ("any", "cpu" or "cuda") lets layers prefer lowerings that are right and
-        fast on one provider; every target gives the same values. With ``check`` the result
-        passes ``onnx.checker.check_model(full_check=True)``.
+        ``target`` ("any" or "cuda") lets layers prefer lowerings that are right and fast on
+        one provider; every target gives the same values. With ``check`` the result passes
+        ``onnx.checker.check_model(full_check=True)``.
         """
-        if not 17 <= opset <= 22:
-            raise LayerArgumentError(f"Model.to_onnx: opset={opset!r}; expected 17 to 22")
-        prog = self.program()
-        g = GraphBuilder(opset)
-        for t in self.inputs:
-            g.reserve(t.name)
-        for n in self.output_names:
-            g.reserve(n)
-        for key, arr in prog.weights.items():
-            g.initializer(key, arr)
-        by_node = {self._node_names[id(c)]: c for c in self.calls}
-        for rec in prog.calls:
-            call = by_node[rec.node]
-            for n in rec.outputs:
-                if n not in self.output_names:
-                    g.reserve(n)
-            call.layer.emit(
-                g,
-                LowerCall(
-                    node=rec.node,
-                    inputs=list(rec.inputs),
-                    specs=[t.spec for t in call.inputs],
-                    outputs=rec.outputs,
-                    out_specs=[t.spec for t in call.outputs],
-                    weights=rec.weights,
-                    call_args=rec.call_args,
-                    training=rec.training,
-                    target=target,
-                ),
-            )
-        graph = helper.make_graph(
-            g.nodes,
-            self.name,
-            [g.value_info(t.name, t.spec) for t in self.inputs],
-            [g.value_info(n, t.spec) for t, n in zip(self.outputs, self.output_names,
-                                                       strict=True)],
-            initializer=g.initializers,
-        )
-        model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid(d, v) for d, v in g.opsets.items()],
-            functions=list(g.functions.values()),
-            producer_name="onnxlayers",
-            ir_version=IR_VERSION,
-        )
-        helper.set_model_props(model, {METADATA_KEY: prog.to_json()})
-        if check:
-            onnx.checker.check_model(model, full_check=True)
-        return model
+        return lower(self.program(), target=target, opset=opset, check=check, name=self.name)
 
     def save(self, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET, *,
              target: str = "any") -> Path:
@@ -297,50 +245,10 @@ class Model:
 
     @classmethod
     def from_program(cls, prog: Program, *, name: str = "onnxlayers") -> Model:
-        env: dict[str, Tensor] = {i.name: Input(i.name, i.shape, i.dtype) for i in prog.inputs}
-        layers: dict[str, Layer] = {}
-        for rec in prog.calls:
-            if rec.type not in LAYERS:
-                raise ModelFormatError(
-                    f"layer type {rec.type!r} is not known; known types: {sorted(LAYERS)!r}"
-                )
-            layer = layers.get(rec.layer)
-            if layer is None:
-                layer = LAYERS[rec.type].from_torch_args(rec.args)
-                layer.name = rec.layer
-                for pname, wname in rec.weights.items():
-                    setattr(layer, pname, prog.weights[wname])
-                layer.training = rec.training
-                layers[rec.layer] = layer
-            args = {
-                k: env[v.tensor].shape if isinstance(v, ShapeRef) else v
-                for k, v in rec.call_args.items()
-            }
-            out = layer(*[env[n] for n in rec.inputs], **args)
-            for t, n in zip(out if isinstance(out, tuple) else (out,), rec.outputs, strict=True):
-                env[n] = t
+        """The Model a layer program describes (layers rebuilt, weights and modes set)."""
+        env, _ = replay(prog)
         return cls([env[i.name] for i in prog.inputs], [env[n] for n in prog.outputs],
                    output_names=prog.outputs, name=name)
-
-
-def retarget(proto: onnx.ModelProto, target: str) -> onnx.ModelProto:
-    """The model's layer program lowered again for ``target`` ("any", "cpu" or "cuda"), at the
-    model's opset; a model without a layer program is returned as it is.
-
-    Files stay portable: a session on CUDA uses this to avoid the CUDA provider's pooling bugs
-    (asymmetric pads, ceil_mode, dilation with padding) whatever target the file was built for.
-
-    >>> from onnxlayers.builder import Input, MaxPool2d
-    >>> x = Input("x", ("N", 3, 9, 9))
-    >>> proto = Model([x], [MaxPool2d(3, 2, 1, ceil_mode=True)(x)]).to_onnx()
-    >>> "Pad" in [n.op_type for n in retarget(proto, "cuda").graph.node]
-    True
-    """
-    if not any(p.key == METADATA_KEY for p in proto.metadata_props):
-        return proto
-    opset = next(i.version for i in proto.opset_import if i.domain in ("", "ai.onnx"))
-    model = Model.from_program(Program.from_onnx(proto), name=proto.graph.name)
-    return model.to_onnx(opset, target=target, check=False)
 
 
 def _layer_path(layer: Layer) -> str | None:

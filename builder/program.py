@@ -13,8 +13,10 @@ so a file alone can be verified.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,11 +24,43 @@ import onnx
 from onnx import numpy_helper
 
 from .errors import ModelFormatError
-from .graph import ShapeRef
 from .tensor import Dim, TensorSpec
 
 METADATA_KEY = "onnxlayers.program"
+"""``metadata_props`` key of the layer program (JSON)."""
+
+DIGEST_KEY = "onnxlayers.lowering"
+"""``metadata_props`` key of the lowering's record: target, opset and a digest binding the
+program to the graph (see :func:`lowering_digest`)."""
+
 FORMAT = "onnxlayers.program/1"
+
+DEFAULT_OPSET = 21
+"""Default ``ai.onnx`` opset: onnxruntime 1.32 has no RandomUniformLike kernel at opset 22."""
+
+OPSETS = range(17, 23)
+"""``ai.onnx`` opsets we write and load."""
+
+TARGETS = ("any", "cuda")
+"""Lowering targets: ``"any"`` (portable; what the CPU and every provider but CUDA run) and
+``"cuda"`` (explicit pads where the CUDA provider's pooling kernels have had bugs, custom-op
+bodies with CUDA kernels). A session maps its providers to one (``runtime.providers.target_for``)."""
+
+
+@dataclass(frozen=True)
+class ShapeRef:
+    """A call argument that is another tensor's shape: its graph name and its (known) dims.
+
+    >>> ShapeRef("x", ("N", 3, 8, 8)).is_static
+    False
+    """
+
+    tensor: str
+    dims: tuple[Dim, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) for d in self.dims)
 
 
 @dataclass
@@ -118,6 +152,73 @@ class Program:
             if isinstance(e, ModelFormatError):
                 raise
             raise ModelFormatError(f"{source}: its layer program is malformed: {e}") from e
+
+
+@dataclass(frozen=True)
+class LoweringRecord:
+    """What a file says of its own lowering: the target, the opset and the digest."""
+
+    target: str
+    opset: int
+    digest: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def of(cls, model: onnx.ModelProto) -> LoweringRecord | None:
+        """The record a model carries, or None (no record, or not readable)."""
+        text = {p.key: p.value for p in model.metadata_props}.get(DIGEST_KEY)
+        try:
+            return None if text is None else cls(**json.loads(text))
+        except (TypeError, ValueError):
+            return None
+
+
+def lowering_digest(model: onnx.ModelProto, program_json: str) -> str:
+    """SHA-256 of the layer program's JSON and everything that decides what the model computes
+    (its graph, weights included, its functions and opset imports), not its metadata.
+
+    Written at lowering time; a file whose digest still matches is the program's own lowering,
+    so a session may lower the program again for its provider. Editing the graph or the
+    program alone breaks the match.
+    """
+    h = hashlib.sha256(program_json.encode())
+    for part in (model.graph, *model.functions, *model.opset_import):
+        h.update(part.SerializeToString(deterministic=True))
+    return h.hexdigest()
+
+
+def own_lowering(model: onnx.ModelProto) -> LoweringRecord | None:
+    """The model's lowering record when its graph provably is its layer program's own lowering
+    (the digest recomputed now equals the one written); None otherwise.
+
+    >>> from onnxlayers.builder import Input, Model, ReLU
+    >>> x = Input("x", (2,))
+    >>> proto = Model([x], [ReLU()(x)]).to_onnx()
+    >>> own_lowering(proto).target
+    'any'
+    >>> proto.graph.node[0].op_type = "Sigmoid"
+    >>> own_lowering(proto) is None
+    True
+    """
+    record = LoweringRecord.of(model)
+    program = {p.key: p.value for p in model.metadata_props}.get(METADATA_KEY)
+    if record is None or program is None:
+        return None
+    return record if lowering_digest(model, program) == record.digest else None
+
+
+def resolve_shapes(call_args: Mapping[str, Any], shape_of: Callable[[str], Any]) -> dict[str, Any]:
+    """``call_args`` with each :class:`ShapeRef` replaced by ``shape_of(tensor name)``.
+
+    The one place a shape reference becomes a shape: the oracle passes the array's shape,
+    torch eager the tensor's, the model rebuilder the symbolic tensor's.
+
+    >>> resolve_shapes({"output_size": ShapeRef("x", ("N", 2)), "k": 3}, lambda n: (5, 2))
+    {'output_size': (5, 2), 'k': 3}
+    """
+    return {k: shape_of(v.tensor) if isinstance(v, ShapeRef) else v for k, v in call_args.items()}
 
 
 def encode_call_args(call_args: dict[str, Any]) -> dict[str, Any]:

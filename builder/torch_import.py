@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import BuildError, LayerArgumentError, LayerTypeError
 from .layer import Layer
-from .layers import add as _add_layer  # noqa: F401  (registers Add: residual connections)
+from . import layers as _layers  # noqa: F401  (importing layers registers them all)
 from .model import Model
 from .registry import LAYERS
 from .tensor import Dim, Input, Shape, Tensor, normalize_dtype
@@ -54,32 +54,11 @@ class UnsupportedTorchError(LayerTypeError):
 
 
 # ------------------------------------------------------------------------------ what maps
-def _attrs(*names: str) -> Callable[[Any], dict[str, Any]]:
-    """Constructor arguments read from the torch module's attributes of the same names."""
-    return lambda m: {n: _plain(getattr(m, n)) for n in names}
+def _module_layers(torch: Any) -> dict[type, str]:
+    """``torch.nn`` class -> our layer type: every registered layer named like a ``torch.nn``
+    class maps, its arguments read by ``Layer.args_from_module``."""
+    return {getattr(torch.nn, name): name for name in LAYERS if hasattr(torch.nn, name)}
 
-
-def _linear_args(m: Any) -> dict[str, Any]:
-    return {"in_features": m.in_features, "out_features": m.out_features,
-            "bias": m.bias is not None}
-
-
-_MODULES: dict[str, tuple[str, Callable[[Any], dict[str, Any]]]] = {
-    "Linear": ("Linear", _linear_args),
-    "ReLU": ("ReLU", _attrs()),
-    "Sigmoid": ("Sigmoid", _attrs()),
-    "Tanh": ("Tanh", _attrs()),
-    "LeakyReLU": ("LeakyReLU", _attrs("negative_slope")),
-    "PReLU": ("PReLU", _attrs("num_parameters")),
-    "RReLU": ("RReLU", _attrs("lower", "upper")),
-    "Flatten": ("Flatten", _attrs("start_dim", "end_dim")),
-    "MaxPool2d": ("MaxPool2d", _attrs("kernel_size", "stride", "padding", "dilation",
-                                      "return_indices", "ceil_mode")),
-    "AvgPool2d": ("AvgPool2d", _attrs("kernel_size", "stride", "padding", "ceil_mode",
-                                      "count_include_pad", "divisor_override")),
-    "MaxUnpool2d": ("MaxUnpool2d", _attrs("kernel_size", "stride", "padding")),
-}
-"""``torch.nn`` class name -> (our layer type, constructor arguments from the module)."""
 
 _PASS_THROUGH = ("Identity", "Dropout")
 """``torch.nn`` modules that return their input (Dropout only in eval mode)."""
@@ -121,8 +100,10 @@ def supported() -> dict[str, list[str]]:
     >>> "torch.nn.Linear" in supported()["modules"]
     True
     """
-    modules = [f"torch.nn.{k}" for k, (layer, _) in _MODULES.items() if _available(layer)]
-    modules += [f"torch.nn.{k}" for k in _PASS_THROUGH] + ["torch.nn.Sequential"]
+    torch = import_torch()
+    modules = [f"torch.nn.{k}" for k in LAYERS if hasattr(torch.nn, k)]
+    modules += [f"torch.nn.{k}" for k in _PASS_THROUGH if k not in LAYERS]
+    modules += ["torch.nn.Sequential"]
     functions = [_short(k) for k, r in _FUNCTIONS.items() if _available(r.layer)]
     return {"modules": sorted(modules), "functions": sorted(set(functions))}
 
@@ -217,7 +198,7 @@ class _Importer:
     def __init__(self, torch: Any, root: Any) -> None:
         self.torch = torch
         self.root = root
-        self.modules = {getattr(torch.nn, k): v for k, v in _MODULES.items()}
+        self.modules = _module_layers(torch)
         self.functions, self.methods = _function_tables()
         self.layers: dict[str, Layer] = {}
         self.env: dict[Any, Any] = {}
@@ -352,24 +333,27 @@ class _Importer:
     def _call_module(self, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         module = self.root.get_submodule(path)
         name = type(module).__name__
-        if type(module) is getattr(self.torch.nn, name, None) and name in _PASS_THROUGH:
+        layer_type = self.modules.get(type(module))
+        if layer_type is None and type(module) is getattr(self.torch.nn, name, None) \
+                and name in _PASS_THROUGH:
             if name == "Dropout" and module.training and module.p > 0:
                 raise UnsupportedTorchError("in training mode it is random; call .eval() first")
             return self.tensor(args[0])
-        spec = self.modules.get(type(module))
-        if spec is None or spec[0] not in LAYERS:
+        if layer_type is None:
             raise UnsupportedTorchError()
         layer = self.layers.get(path)
         if layer is None:
-            layer = self.layers[path] = _module_layer(spec[0], spec[1](module), module, path)
+            layer = self.layers[path] = _module_layer(layer_type, module, path)
         return self.call(layer, *args, **kwargs)
 
 
-def _module_layer(layer_type: str, args: dict[str, Any], module: Any, path: str) -> Layer:
+def _module_layer(layer_type: str, module: Any, path: str) -> Layer:
     """Our layer for one torch module: its arguments, weights (torch's keys) and mode."""
-    layer = LAYERS[layer_type](**args)
+    cls = LAYERS[layer_type]
+    layer = cls(**cls.args_from_module(module))
     layer.name = path or None
-    layer.load_state_dict({k: _numpy(v) for k, v in module.state_dict().items()})
+    state = {k: _numpy(v) for k, v in module.state_dict().items()}
+    layer.load_state_dict({k: v for k, v in state.items() if k in layer.param_shapes()})
     layer.train(bool(module.training))
     return layer
 

@@ -14,18 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import (
-    Flatten,
-    LeakyReLU,
-    Linear,
-    PReLU,
-    ReLU,
-    RReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from .layers.activations import LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
+from .layers.flatten import Flatten
+from .layers.linear import Linear
 from .layers.pooling import AvgPool2d, MaxPool2d
+from .layers.rrelu import RReLU
+from .layers.sequential import Sequential
 from .layers.unpool import MaxUnpool2d
 from .model import Model, save_atomic
 from .tensor import Input

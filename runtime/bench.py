@@ -24,7 +24,7 @@ from .loading import load_model
 from .oracle import program_of
 from .session import Session
 from .timing import time_blocks
-from .verify import random_feeds
+from .verification import random_feeds
 
 
 @dataclass

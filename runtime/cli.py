@@ -37,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from onnxlayers.builder.zoo import LINEAR_EXAMPLE_INPUT, LINEAR_EXAMPLE_OUTPUT, write_zoo
 
     from .session import Session
-    from .verify import verify
+    from .verification import verify
 
     providers = _providers(args.provider)
     paths = write_zoo(args.output_dir)
@@ -65,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verification import verify
 
     reports = [verify(m, providers=_providers(args.provider), rtol=args.rtol, atol=args.atol,
                       seed=args.seed) for m in args.model]

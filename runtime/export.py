@@ -152,7 +152,7 @@ def export_factory(
 
 def _verify(model: Model, module: Any, shape: tuple[int, ...],
             log: Callable[[str], object] | None) -> None:
-    from .verify import random_feeds, verify
+    from .verification import random_feeds, verify
 
     prog = model.program()
     feeds = random_feeds(prog, dims={"N": shape[0]} if shape else None)

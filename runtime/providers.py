@@ -36,6 +36,7 @@ __all__ = [
     "best_providers",
     "match_provider",
     "resolve_providers",
+    "target_for",
 ]
 
 CPU = "CPUExecutionProvider"
@@ -116,6 +117,16 @@ def resolve_providers(
         names=tuple(chosen),
         options=tuple(merged.get(name, {}) for name in chosen),
     )
+
+
+def target_for(providers: Sequence[str]) -> str:
+    """The lowering target for a session on ``providers`` (full names, first preferred): the
+    one mapping used both to lower a layer program again and to pick custom-op bodies.
+
+    >>> target_for([CUDA, CPU]), target_for([CPU]), target_for([])
+    ('cuda', 'any', 'any')
+    """
+    return "cuda" if providers and providers[0] == CUDA else "any"
 
 
 def best_providers() -> list[str]:

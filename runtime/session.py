@@ -43,17 +43,16 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from onnxlayers.builder.model import retarget
-from onnxlayers.custom_ops import specialize_for
+from onnxlayers.builder.program import METADATA_KEY, LoweringRecord, Program, own_lowering
 
 from .errors import DataError, InputError, MismatchError, ModelLoadError, RuntimeFault
 from .loading import ModelSource, describe_source, load_model, node_label
-from .providers import ProviderPlan, ProviderRequest, resolve_providers
+from .providers import ProviderPlan, ProviderRequest, resolve_providers, target_for
 
 if TYPE_CHECKING:
     from .compare import Report
 
-__all__ = ["OracleMismatchWarning", "Session", "TensorSpec"]
+__all__ = ["LoweringNotAppliedWarning", "OracleMismatchWarning", "Session", "TensorSpec"]
 
 OnMismatch = Literal["raise", "warn"] | Callable[["Report"], object]
 Feed: TypeAlias = "np.ndarray | ort.OrtValue"
@@ -531,16 +530,44 @@ def _check_options(check_rate: float, on_mismatch: object, threads: int | None) 
         raise RuntimeFault(f"threads must be a positive int or None, got {threads!r}")
 
 
-def prepare_for(model: onnx.ModelProto, providers: Sequence[str]) -> onnx.ModelProto:
-    """The model as a session on ``providers`` (full names, first one preferred) runs it.
+class LoweringNotAppliedWarning(UserWarning):
+    """A session wanted another target's lowering of a file, but the file does not prove that its
+    graph is its layer program's own lowering, so the file runs as it is."""
 
-    On CUDA a model carrying a layer program is lowered again for it (``retarget``: explicit
-    pads instead of the CUDA provider's buggy pooling paths); then custom ops pick their
-    function bodies (``specialize_for``). ``model`` itself is never changed.
+
+def prepare_for(model: onnx.ModelProto, providers: Sequence[str]) -> onnx.ModelProto:
+    """The model a session on ``providers`` (full names, first one preferred) runs.
+
+    A file carrying a layer program and a lowering record for another target than the
+    providers' (:func:`~onnxlayers.runtime.providers.target_for`: ``"cuda"`` for the CUDA
+    provider, where it gets explicit pooling pads and custom-op bodies with CUDA kernels) is
+    lowered again for that target, but only when its digest proves that its graph is the
+    program's own lowering (:func:`~onnxlayers.builder.program.own_lowering`). Otherwise the
+    file runs as it is; for the CUDA target a `LoweringNotAppliedWarning` says so. ``model``
+    itself is never changed.
     """
-    if providers and providers[0] == "CUDAExecutionProvider":
-        model = retarget(model, "cuda")
-    return specialize_for(model, list(providers))
+    target = target_for(providers)
+    record = LoweringRecord.of(model)
+    if record is not None and record.target == target:
+        return model
+    has_program = any(p.key == METADATA_KEY for p in model.metadata_props)
+    if record is None and (target == "any" or not has_program):
+        return model  # not ours, or written before lowering records: nothing to swap
+    proven = own_lowering(model)
+    if proven is None:
+        if target != "any":
+            warnings.warn(
+                f"the model's graph is not its layer program's own lowering (edited after it "
+                f"was written, or written without a lowering record), so the {target}-safe "
+                "lowering was not applied: onnxruntime runs the file's graph as it is",
+                LoweringNotAppliedWarning,
+                stacklevel=4,
+            )
+        return model
+    from onnxlayers.builder.lowering import lower
+
+    return lower(Program.from_onnx(model), target=target, opset=proven.opset, check=False,
+                 name=model.graph.name)
 
 
 def _key_path(cache: Path) -> Path:

@@ -1,7 +1,8 @@
 """Run a layer program with torch eager (the baseline of every speed ratio).
 
-Our layers take torch's constructor arguments, so each call maps to ``torch.nn.<Type>(**args)``
-with the program's weights loaded by torch's state-dict names. torch is optional: importing this
+Our layers take torch's constructor arguments, so each call maps to its layer's torch twin
+(``Layer.torch_module``: ``torch.nn.<Type>(**args)`` unless the layer says otherwise) with the
+program's weights loaded by torch's state-dict names. torch is optional: importing this
 module imports it.
 
 >>> import numpy as np
@@ -14,26 +15,21 @@ array([0., 2., 3.], dtype=float32)
 
 from __future__ import annotations
 
-import inspect
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from onnxlayers.builder import Program, ShapeRef
+from onnxlayers.builder import LAYERS, Program
+from onnxlayers.builder.program import resolve_shapes
 
 TorchFn = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
 
 def _module(rec_type: str, args: Mapping[str, Any], training: bool) -> Callable[..., Any]:
-    if rec_type == "Add":
-        return operator.add
-    cls = getattr(torch.nn, rec_type)
-    accepted = inspect.signature(cls).parameters
-    module = cls(**{k: v for k, v in args.items() if k in accepted})
-    return module.train(training)
+    twin = LAYERS[rec_type].torch_module(args)
+    return twin.train(training) if isinstance(twin, torch.nn.Module) else twin
 
 
 def to_torch(prog: Program) -> TorchFn:
@@ -52,8 +48,7 @@ def to_torch(prog: Program) -> TorchFn:
     def run(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         env: dict[str, Any] = {k: torch.from_numpy(np.asarray(v)) for k, v in feeds.items()}
         for rec, module in steps:
-            kwargs = {k: tuple(env[v.tensor].shape) if isinstance(v, ShapeRef) else v
-                      for k, v in rec.call_args.items()}
+            kwargs = resolve_shapes(rec.call_args, lambda n: tuple(env[n].shape))
             out = module(*[env[n] for n in rec.inputs], **kwargs)
             env.update(zip(rec.outputs, out if isinstance(out, tuple) else (out,), strict=True))
         return {n: env[n].numpy() for n in prog.outputs}

@@ -1,31 +1,17 @@
-"""Every layer module; importing this package registers all layer types.
+"""Every layer module; importing this package imports each one, registering every layer type.
+
+A new layer is one module here (a :class:`~onnxlayers.builder.layer.Layer` subclass decorated
+with ``@register_layer``); nothing else lists it.
 
 >>> from onnxlayers.builder.registry import LAYERS
 >>> sorted(LAYERS)[:4]
 ['Add', 'AvgPool2d', 'Flatten', 'LeakyReLU']
 """
 
-from .activations import LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
-from .add import Add
-from .flatten import Flatten
-from .linear import Linear
-from .pooling import AvgPool2d, MaxPool2d
-from .rrelu import RReLU
-from .sequential import Sequential
-from .unpool import MaxUnpool2d
+from __future__ import annotations
 
-__all__ = [
-    "Add",
-    "AvgPool2d",
-    "Flatten",
-    "LeakyReLU",
-    "Linear",
-    "MaxPool2d",
-    "MaxUnpool2d",
-    "PReLU",
-    "RReLU",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Tanh",
-]
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer, check_number, elementwise
+from ..layer import Example, Layer, check_number, elementwise
 from ..registry import register_layer
 from ..tensor import TensorSpec, normalize_dtype
 
@@ -36,6 +36,8 @@ class Sigmoid(_Unary):
     """``Sigmoid()``: 1 / (1 + exp(-x))."""
 
     onnx_op = "Sigmoid"
+    examples = (Example(inputs=((2, 3),)),)
+    torch_functions = ("torch.sigmoid", "F.sigmoid", "Tensor.sigmoid")
 
 
 @register_layer
@@ -43,6 +45,8 @@ class Tanh(_Unary):
     """``Tanh()``."""
 
     onnx_op = "Tanh"
+    examples = (Example(inputs=((2, 3),)),)
+    torch_functions = ("torch.tanh", "F.tanh", "Tensor.tanh")
 
 
 @register_layer
@@ -50,6 +54,8 @@ class ReLU(_Unary):
     """``ReLU(inplace=False)``; ``inplace`` is accepted and has no meaning in a graph."""
 
     onnx_op = "Relu"
+    examples = (Example(inputs=((2, 3),)), Example({"inplace": True}, ((2, 3, 4, 4),)))
+    torch_functions = ("F.relu", "torch.relu", "Tensor.relu")
 
     def __init__(self, inplace: bool = False, *, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -92,6 +98,9 @@ def lower_leaky(g: GraphBuilder, c: LowerCall, slope: float) -> None:
 class LeakyReLU(Layer):
     """``LeakyReLU(negative_slope=0.01, inplace=False)``."""
 
+    examples = (Example({"negative_slope": 0.2}, ((2, 3),)),)
+    torch_functions = ("F.leaky_relu",)
+
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False, *,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -116,6 +125,10 @@ class PReLU(Layer):
     With ``num_parameters=C > 1`` the slope applies per channel (dim 1) of an input of rank
     >= 2, as in torch; one parameter applies everywhere, on any rank.
     """
+
+    examples = (Example({"num_parameters": 3, "init": 0.3}, ((2, 3, 4),)),
+                Example({}, ((2, 3, 4, 4),)))
+    torch_functions = ("F.prelu", "torch.prelu")
 
     def __init__(
         self,

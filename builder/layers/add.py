@@ -9,12 +9,13 @@ It is what a residual connection lowers to: one ONNX ``Add``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import LayerTypeError, ShapeError
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer
+from ..layer import Example, Layer
 from ..registry import register_layer
 from ..tensor import Dim, TensorSpec
 
@@ -66,6 +67,13 @@ def broadcast_shapes(a: Sequence[Dim], b: Sequence[Dim], *, where: str) -> tuple
 @register_layer
 class Add(Layer):
     """``Add()``: called on two tensors ``a`` and ``b`` of one float dtype, returns ``a + b``."""
+
+    examples = (Example(inputs=((2, 3, 4), (3, 1))),)
+    torch_functions = ("operator.add", "operator.iadd", "torch.add", "Tensor.add")
+
+    @classmethod
+    def torch_module(cls, args: Mapping[str, Any]) -> Any:
+        return operator.add
 
     def infer(self, inputs: Sequence[TensorSpec], **call_args: Any) -> list[TensorSpec]:
         self.expect_arity(inputs, 2)

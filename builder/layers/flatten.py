@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ShapeError
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer, check_number
+from ..layer import Example, Layer, check_number
 from ..registry import register_layer
 from ..tensor import Dim, TensorSpec
 
@@ -21,6 +21,10 @@ from ..tensor import Dim, TensorSpec
 @register_layer
 class Flatten(Layer):
     """``Flatten(start_dim=1, end_dim=-1)``: merge dims start_dim..end_dim into one."""
+
+    examples = (Example(inputs=((2, 3, 4, 5),)),
+                Example({"start_dim": 0, "end_dim": 2}, ((2, 3, 4, 5),)))
+    torch_functions = ("torch.flatten", "Tensor.flatten")
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1, *, name: str | None = None) -> None:
         super().__init__(name=name)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer, check_number
+from ..layer import Example, Layer, check_number
 from ..registry import register_layer
 from ..tensor import TensorSpec, normalize_dtype
 
@@ -36,6 +36,10 @@ class Linear(Layer):
     pass ``seed=`` for reproducible values. ``device`` is accepted for torch compatibility and
     ignored: weights live in the ONNX file.
     """
+
+    examples = (Example({"in_features": 5, "out_features": 4}, ((2, 3, 5),)),
+                Example({"in_features": 5, "out_features": 4, "bias": False}, ((2, 5),)))
+    torch_functions = ("F.linear",)
 
     def __init__(
         self,

@@ -79,7 +79,7 @@ from onnx import helper
 
 from ..args import PoolGeometry, check_flag, pool2d_shape_check, pool_geometry
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer, check_number
+from ..layer import Example, Layer, check_number
 from ..registry import register_layer
 from ..tensor import DTYPES, Dim, TensorSpec
 
@@ -373,6 +373,13 @@ class MaxPool2d(_Pool2d):
     (1, 1, 4, 3)
     """
 
+    examples = (
+        Example({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2,
+                 "return_indices": True, "ceil_mode": True}, ((2, 3, 9, 8),)),
+        Example({"kernel_size": 2}, ((2, 3, 8, 8),)),
+    )
+    torch_functions = ("F.max_pool2d", "F.max_pool2d_with_indices", "torch.max_pool2d")
+
     def __init__(
         self,
         kernel_size: Any,
@@ -626,6 +633,14 @@ class AvgPool2d(_Pool2d):
     >>> AvgPool2d(2)(Input("x", ("N", 3, "H", "W"))).shape
     ('N', 3, None, None)
     """
+
+    examples = (
+        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                 "count_include_pad": False}, ((2, 3, 9, 8),)),
+        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                 "divisor_override": 5}, ((2, 3, 9, 8),)),
+    )
+    torch_functions = ("F.avg_pool2d",)
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ slopes the run drew.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +33,7 @@ from onnxlayers.custom_ops._domain import CustomOpError
 
 from ..errors import LayerArgumentError
 from ..graph import GraphBuilder, LowerCall
-from ..layer import Layer, check_number, elementwise
+from ..layer import Example, Layer, check_number, elementwise
 from ..registry import register_layer
 from ..tensor import TensorSpec
 from .activations import lower_leaky
@@ -42,6 +42,17 @@ from .activations import lower_leaky
 @register_layer
 class RReLU(Layer):
     """``RReLU(lower=1/8, upper=1/3, inplace=False, *, seed=None, return_noise=False)``."""
+
+    examples = (Example({"lower": 0.1, "upper": 0.4}, ((2, 3),)),)
+    torch_functions = ("F.rrelu", "torch.rrelu")
+
+    @classmethod
+    def torch_module(cls, args: Mapping[str, Any]) -> Any:
+        """torch's ``nn.RReLU`` (``seed`` and ``return_noise`` are ours alone)."""
+        import torch
+
+        kept = {k: v for k, v in args.items() if k not in ("seed", "return_noise")}
+        return torch.nn.RReLU(**kept)
 
     def __init__(
         self,

@@ -27,9 +27,18 @@ from onnxlayers.custom_ops._domain import CustomOpError
 from ..args import pair, stride_pair
 from ..errors import LayerArgumentError, LayerTypeError, ShapeError
 from ..graph import GraphBuilder, LowerCall, ShapeRef
-from ..layer import Layer
+from ..layer import Example, Layer
 from ..registry import register_layer
 from ..tensor import Dim, Shape, TensorSpec
+
+
+def unpool_feeds(rng: np.random.Generator, shape: tuple[int, ...], out_hw: tuple[int, int]
+                 ) -> list[np.ndarray]:
+    """Values of ``shape`` and valid, distinct per-plane indices into ``out_hw`` planes."""
+    n, c, h, w = shape
+    plane = out_hw[0] * out_hw[1]
+    idx = np.stack([rng.permutation(plane)[: h * w] for _ in range(n * c)]).reshape(shape)
+    return [rng.standard_normal(shape).astype(np.float32), idx.astype(np.int64)]
 
 
 @register_layer
@@ -39,6 +48,12 @@ class MaxUnpool2d(Layer):
     Kernel and stride must be >= 1 and padding >= 0, as torch's unpooling kernels check; every
     output dim must be >= 1.
     """
+
+    examples = (
+        Example({"kernel_size": 2}, call={"output_size": (7, 9)},
+                feeds=lambda rng: unpool_feeds(rng, (2, 2, 3, 4), (7, 9))),
+    )
+    torch_functions = ("F.max_unpool2d",)
 
     dtypes = ("float32", "float64", "float16")
 

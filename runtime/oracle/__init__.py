@@ -1,7 +1,10 @@
 """The NumPy oracle: evaluates a layer program with torch's semantics, independently of ONNX.
 
 It is written from PyTorch's definitions, never derived from the lowering, so a shared
-misunderstanding shows up as a mismatch.
+misunderstanding shows up as a mismatch. It reads only the program format
+(``onnxlayers.builder.program``): importing it loads neither onnxruntime, torch, nor the
+builder's layers and lowering. Every module in this package is imported here, so a layer's
+oracle is one module with an ``@implements("LayerType")`` function.
 
 >>> import numpy as np
 >>> from onnxlayers.builder import Input, Model, ReLU
@@ -12,30 +15,37 @@ array([0. , 0.5, 2. ], dtype=float32)
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import onnx
 
-from onnxlayers.builder import Model, Program, ShapeRef
+from onnxlayers.builder.program import Program, resolve_shapes
 
 from ..errors import InputError, ModelLoadError
-from . import activations, add, linear, pooling, rrelu, unpool  # noqa: F401  (registers implementations)
 from ._registry import IMPLS, OracleCall, implements
+
+if TYPE_CHECKING:
+    from onnxlayers.builder.model import Model
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["IMPLS", "OracleCall", "implements", "program_of", "run"]
 
-ModelLike = Model | Program | onnx.ModelProto | str | os.PathLike[str] | bytes
+ModelLike: TypeAlias = "Model | Program | onnx.ModelProto | str | os.PathLike[str] | bytes"
 
 
 def program_of(model: ModelLike) -> Program:
     """The layer program of a Model, a Program, a ModelProto, serialized bytes or a path."""
     if isinstance(model, Program):
         return model
-    if isinstance(model, Model):
-        return model.program()
+    if hasattr(model, "program"):  # a builder Model (not imported here: see the module doc)
+        return model.program()  # type: ignore[no-any-return]
     source = "model"
     if isinstance(model, bytes):
         model = onnx.load_from_string(model)
@@ -75,10 +85,7 @@ def run(
         impl = IMPLS.get(rec.type)
         if impl is None:
             raise ModelLoadError(f"oracle: no NumPy implementation for layer type {rec.type!r}")
-        call_args = {
-            k: tuple(env[v.tensor].shape) if isinstance(v, ShapeRef) else v
-            for k, v in rec.call_args.items()
-        }
+        call_args = resolve_shapes(rec.call_args, lambda n: tuple(env[n].shape))
         outs = impl(
             OracleCall(
                 args=rec.args,

@@ -25,14 +25,15 @@ import torch.nn.functional as F
 from onnxlayers.builder import Input, LayerArgumentError, LayerTypeError, Model, ShapeError
 from onnxlayers.builder.layers.unpool import MaxUnpool2d
 from onnxlayers.builder.registry import LAYERS
-from onnxlayers.custom_ops import reference_evaluator, specialize_for
+from onnxlayers.custom_ops import reference_evaluator
+from onnxlayers.runtime.session import prepare_for
 from onnxlayers.custom_ops._domain import body_variant
 from onnxlayers.runtime import oracle
 from onnxlayers.runtime.errors import DataError
 from tests.helpers import run_ort
 
 CPU = ["CPUExecutionProvider"]
-VARIANTS = ["CPUExecutionProvider", "CUDAExecutionProvider"]  # the bodies specialize_for picks
+VARIANTS = ["CPUExecutionProvider", "CUDAExecutionProvider"]  # the bodies sessions run
 
 
 # ------------------------------------------------------------------ helpers
@@ -58,7 +59,7 @@ def _model(shape: tuple[int, ...], layer: MaxUnpool2d, dtype: str = "float32", *
 def _run_all(model: Model, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Outputs of both bodies on onnxruntime, the oracle and the reference OpRun."""
     proto = model.to_onnx()
-    out = {p: run_ort(specialize_for(proto, [p]), feeds)[0] for p in VARIANTS}
+    out = {p: run_ort(prepare_for(proto, [p]), feeds)[0] for p in VARIANTS}
     out["oracle"] = oracle.run(model, feeds)["output"]
     (out["reference"],) = map(np.asarray, reference_evaluator(proto).run(None, feeds))
     return out
@@ -140,7 +141,7 @@ def test_other_opsets(opset: int) -> None:
     expected = F.max_unpool2d(tv, ti, (2, 2), output_size=(2, 3, 8, 6)).numpy()
     feeds = {"x": values, "i": indices, "ref": np.zeros((2, 3, 8, 6), np.float32)}
     for provider in VARIANTS:
-        np.testing.assert_array_equal(run_ort(specialize_for(proto, [provider]), feeds)[0],
+        np.testing.assert_array_equal(run_ort(prepare_for(proto, [provider]), feeds)[0],
                                       expected)
 
 
@@ -174,7 +175,7 @@ def test_invalid_dynamic_sizes_fail_clearly_at_run_time() -> None:
         feeds = {"x": values, "i": indices, "ref": np.zeros(size, np.float32)}
         for provider in VARIANTS:
             with pytest.raises(Exception, match="output_size_out_of_range"):
-                run_ort(specialize_for(proto, [provider]), feeds)
+                run_ort(prepare_for(proto, [provider]), feeds)
         with pytest.raises(DataError, match="strictly between"):
             oracle.run(model, feeds)
 
@@ -196,7 +197,7 @@ def test_out_of_range_indices_are_errors(shape: tuple[int, ...], where: tuple[in
     proto, feeds = model.to_onnx(), {"x": values, "i": indices}
     for provider in VARIANTS:
         with pytest.raises(Exception, match="indices_out_of_range"):
-            run_ort(specialize_for(proto, [provider]), feeds)
+            run_ort(prepare_for(proto, [provider]), feeds)
     with pytest.raises(DataError, match=f"invalid max index {value}"):
         oracle.run(model, feeds)
     with pytest.raises(ValueError, match=f"index {value} is out of range"):
@@ -215,7 +216,7 @@ def test_batch_of_zero_and_empty_dims_as_torch() -> None:
                        (2, 2))
     for provider in VARIANTS:
         with pytest.raises(Exception, match="input_has_empty_dims"):
-            run_ort(specialize_for(model.to_onnx(), [provider]), no_channels)
+            run_ort(prepare_for(model.to_onnx(), [provider]), no_channels)
     with pytest.raises(DataError, match="non-empty non-batch dims"):
         oracle.run(model, no_channels)
 
@@ -273,20 +274,21 @@ def test_schema_shape_inference_and_checker() -> None:
     assert dims == [["N", 3, "H", "W"], ["N", 3, 9, 11], ["N", 3, 8, 10]]
 
 
-def test_specialize_for_swaps_bodies_and_keeps_the_file() -> None:
+def test_each_target_lowers_its_body_and_sessions_keep_the_file() -> None:
     model = _model((1, 2, 4, 4), MaxUnpool2d(2))
     proto = model.to_onnx()
     before = proto.SerializeToString()
-    cuda = specialize_for(proto, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert body_variant(proto.functions[0]) == "cpu"
+    cuda = prepare_for(proto, ["CUDAExecutionProvider", "CPUExecutionProvider"])
     ops = {n.op_type for n in cuda.functions[0].node}
     assert "ScatterElements" in ops and "MaxUnpool" not in ops
     assert proto.SerializeToString() == before
-    assert specialize_for(proto, ("CPUExecutionProvider",)) is proto
-    back = specialize_for(model.to_onnx(target="cuda"), [("CPUExecutionProvider", {})])
+    assert prepare_for(proto, ("CPUExecutionProvider",)) is proto
+    back = prepare_for(model.to_onnx(target="cuda"), ["CPUExecutionProvider"])
     assert body_variant(back.functions[0]) == "cpu"
     rank3 = _model((2, 4, 4), MaxUnpool2d(2)).to_onnx()
     assert body_variant(rank3.functions[0]) == "portable"
-    assert specialize_for(rank3, CPU) is rank3
+    assert prepare_for(rank3, CPU) is rank3
 
 
 def test_portable_body_has_cuda_kernels() -> None:
@@ -296,7 +298,7 @@ def test_portable_body_has_cuda_kernels() -> None:
     for dtype in ["float32", "float16", "float64"]:
         x, i = Input("x", ("N", 3, 4, 5), dtype), Input("i", ("N", 3, 4, 5), "int64")
         proto = Model([x, i, ref], [MaxUnpool2d(2)(x, i, output_size=ref.shape)]).to_onnx()
-        found = cuda_kernels.cuda_fallbacks(specialize_for(proto, ["CUDAExecutionProvider"]))
+        found = cuda_kernels.cuda_fallbacks(prepare_for(proto, ["CUDAExecutionProvider"]))
         # Constant nodes become initializers and CastLike becomes Cast when onnxruntime loads
         # a model: neither needs a kernel of its own.
         assert [f for f in found if f.op not in ("Constant", "CastLike")] == [], dtype
@@ -309,7 +311,7 @@ def test_cuda_provider_runs_every_node_on_the_gpu() -> None:
     values, indices, tv, ti = _pooled((4, 8, 28, 30), 2, None, 0)
     ref = Input("ref", ("N", "C", "H", "W"))
     model = _model(values.shape, MaxUnpool2d(2), output_size=ref.shape)
-    proto = specialize_for(model.to_onnx(), ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    proto = prepare_for(model.to_onnx(), ["CUDAExecutionProvider", "CPUExecutionProvider"])
     options = ort.SessionOptions()
     options.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -361,7 +363,7 @@ def test_pool_unpool_chain_with_output_size_from_shape(kernel: Any, stride: Any,
     expected = F.max_unpool2d(tp, ti, kernel, stride, padding, output_size=tx.size()).numpy()
     proto = model.to_onnx()
     for provider in VARIANTS:
-        for got in run_ort(specialize_for(proto, [provider]), feeds):
+        for got in run_ort(prepare_for(proto, [provider]), feeds):
             np.testing.assert_array_equal(got, expected, err_msg=provider)
     for got in oracle.run(model, feeds).values():
         np.testing.assert_array_equal(got, expected)

@@ -87,7 +87,7 @@ def test_reference_evaluator_runs_the_file(tmp_path: Path) -> None:
 
 def test_plain_reference_evaluator_runs_the_portable_bodies() -> None:
     """The portable body, inlined, under onnx's own evaluator: the body checked without ORT."""
-    proto = custom_ops.specialize_for(_model().to_onnx(), ["CUDAExecutionProvider"])
+    proto = _model().to_onnx(target="cuda")
     feeds, expected = _feeds()
     evaluator = ReferenceEvaluator(onnx.inliner.inline_local_functions(proto))
     up, y, noise = map(np.asarray, evaluator.run(None, feeds))

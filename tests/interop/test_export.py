@@ -22,9 +22,9 @@ from onnxlayers.runtime.export import (
     load_factory,
     parse_shape,
 )
-from onnxlayers.runtime.verify import verify
+from onnxlayers.runtime.verification import verify
 
-verify_module = importlib.import_module("onnxlayers.runtime.verify")  # the function shadows it
+verify_module = importlib.import_module("onnxlayers.runtime.verification")  # the function shadows it
 
 NET = """
 import torch

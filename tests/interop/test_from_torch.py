@@ -369,7 +369,7 @@ def test_layer_errors_name_the_torch_module() -> None:
 
 # ------------------------------------------------------------------------------ verify(against=)
 def test_verify_against_torch_gives_three_pairs_in_one_report() -> None:
-    from onnxlayers.runtime.verify import verify
+    from onnxlayers.runtime.verification import verify
 
     net = seeded(nn.Sequential(nn.Linear(6, 4), nn.PReLU(4), nn.Linear(4, 2), nn.Sigmoid()))
     report = verify(from_torch(net, (1, 6)), against=net)
@@ -382,7 +382,7 @@ def test_verify_against_torch_gives_three_pairs_in_one_report() -> None:
 
 
 def test_verify_against_a_different_module_fails_only_torch_pairs() -> None:
-    from onnxlayers.runtime.verify import verify
+    from onnxlayers.runtime.verification import verify
 
     net = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
     other = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
@@ -395,7 +395,7 @@ def test_verify_against_a_different_module_fails_only_torch_pairs() -> None:
 
 @POOL
 def test_verify_against_torch_compares_indices_exactly() -> None:
-    from onnxlayers.runtime.verify import verify
+    from onnxlayers.runtime.verification import verify
 
     pool = nn.MaxPool2d(2, return_indices=True)
     report = verify(from_torch(pool, (1, 2, 6, 6)), against=pool)
@@ -404,7 +404,7 @@ def test_verify_against_torch_compares_indices_exactly() -> None:
 
 def test_verify_against_a_module_with_other_outputs() -> None:
     from onnxlayers.runtime.errors import InputError
-    from onnxlayers.runtime.verify import verify
+    from onnxlayers.runtime.verification import verify
 
     model = from_torch(Fn(lambda s, x: (x.relu(), x.tanh())), (1, 3))
     with pytest.raises(InputError, match="returned 1 outputs; the model has 2"):
@@ -412,7 +412,7 @@ def test_verify_against_a_module_with_other_outputs() -> None:
 
 
 def test_plain_verify_report_is_unchanged() -> None:
-    from onnxlayers.runtime.verify import verify
+    from onnxlayers.runtime.verification import verify
 
     report = verify(from_torch(nn.ReLU(), (1, 3)))
     assert len(report.rows) == 1 and report.rows[0].pair == ""

@@ -274,23 +274,6 @@ def test_bad_provider_request_shapes() -> None:
         resolve_providers([("cpu", {}, 3)])  # type: ignore[list-item]
 
 
-def test_specialize_for_hook_sees_full_provider_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
-
-    def specialize_for(model: onnx.ModelProto, providers: Sequence[str]) -> onnx.ModelProto:
-        seen.append(list(providers))
-        swapped = onnx.ModelProto()
-        swapped.CopyFrom(model)
-        swapped.graph.node[0].op_type = "Neg"
-        return swapped
-
-    monkeypatch.setattr(session_module, "specialize_for", specialize_for)
-    s = Session(relu(), providers="cpu")
-    assert seen == [[CPU]]
-    np.testing.assert_array_equal(s.run({"x": X})["y"], -X)  # the specialized body ran
-    assert s.model.graph.node[0].op_type == "Relu"  # the portable model is kept
-
-
 # ------------------------------------------------------------------ placement
 def test_placement_on_cpu() -> None:
     model = make_model([h.make_node("Relu", ["x"], ["r"], name="relu"),
