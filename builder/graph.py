@@ -16,7 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .program import DEFAULT_OPSET, ShapeRef
+from .program import DEFAULT_OPSET
+from .program import ShapeRef as ShapeRef  # re-exported: layers read it with LowerCall
 from .tensor import DTYPES, TensorSpec
 
 

@@ -137,7 +137,7 @@ class Layer:
             if not hasattr(module, name):
                 continue
             value = getattr(module, name)
-            if value is None and name == "bias" or hasattr(value, "detach"):
+            if (value is None and name == "bias") or hasattr(value, "detach"):
                 value = value is not None
             out[name] = _plain(value)
         return out

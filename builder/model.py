@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 import onnx
 
 from .errors import LayerArgumentError, LayerTypeError
+from .files import save_model
 from .layer import Call, Layer, load_params
 from .lowering import lower, replay
 from .program import DEFAULT_OPSET, CallRecord, Program, ShapeRef, TensorInfo
@@ -231,9 +230,12 @@ class Model:
 
     def save(self, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET, *,
              target: str = "any") -> Path:
-        """Write the ONNX file atomically (temp file + rename): a failure leaves the old file."""
-        proto = self.to_onnx(opset, target=target)
-        return save_atomic(proto.SerializeToString(), path)
+        """Write the ONNX file atomically (temp file + rename): a failure leaves the old file.
+
+        Weights past protobuf's 2 GB limit go to one external data file beside it
+        (:func:`~onnxlayers.builder.files.save_model`).
+        """
+        return save_model(self.to_onnx(opset, target=target), path)
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -261,21 +263,3 @@ def _layer_path(layer: Layer) -> str | None:
     container, index = parent
     prefix = _layer_path(container)
     return f"{prefix}.{index}" if prefix else str(index)
-
-
-def save_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target

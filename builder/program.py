@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,8 @@ OPSETS = range(17, 23)
 TARGETS = ("any", "cuda")
 """Lowering targets: ``"any"`` (portable; what the CPU and every provider but CUDA run) and
 ``"cuda"`` (explicit pads where the CUDA provider's pooling kernels have had bugs, custom-op
-bodies with CUDA kernels). A session maps its providers to one (``runtime.providers.target_for``)."""
+bodies with CUDA kernels). A session maps its providers to one
+(``runtime.providers.target_for``)."""
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import layers as _layers  # noqa: F401  (importing layers registers them all)
 from .errors import BuildError, LayerArgumentError, LayerTypeError
 from .layer import Layer
-from . import layers as _layers  # noqa: F401  (importing layers registers them all)
 from .model import Model
 from .registry import LAYERS
 from .tensor import Dim, Input, Shape, Tensor, normalize_dtype
@@ -195,9 +195,11 @@ def flatten_start(shape: Sequence[Dim], target: Sequence[Dim]) -> int | None:
 class _Importer:
     """Walks one fx graph, mapping each node to onnxlayers layers applied to symbolic tensors."""
 
-    def __init__(self, torch: Any, root: Any) -> None:
+    def __init__(self, torch: Any, root: Any, *, keep_training: bool = False) -> None:
         self.torch = torch
         self.root = root
+        self.keep_training = keep_training
+        """False: every layer in eval mode, a forward's literal ``training=True`` included."""
         self.modules = _module_layers(torch)
         self.functions, self.methods = _function_tables()
         self.layers: dict[str, Layer] = {}
@@ -263,7 +265,8 @@ class _Importer:
         """A layer for the current function node, named after the node."""
         layer = LAYERS[layer_type](**args)
         layer.name = self.node.name
-        layer.train(self._owner_training() if training is None else training)
+        wanted = self._owner_training() if training is None else training
+        layer.train(self.keep_training and wanted)
         return layer
 
     def _owner_training(self) -> bool:
@@ -294,7 +297,33 @@ class _Importer:
         return self.apply("Flatten", {"start_dim": start, "end_dim": -1}, t)
 
     # -------------------------------------------------------------- nodes
+    def unsupported_nodes(self, graph: Any) -> list[str]:
+        """Where each node that nothing maps sits (module path and type, or function), in
+        graph order without repeats: the whole list, before anything is converted."""
+        found: list[str] = []
+        for node in graph.nodes:
+            if node.op == "call_module":
+                module = self.root.get_submodule(node.target)
+                known = type(module) in self.modules or (
+                    type(module) is getattr(self.torch.nn, type(module).__name__, None)
+                    and type(module).__name__ in _PASS_THROUGH)
+            elif node.op in ("call_function", "call_method"):
+                table = self.methods if node.op == "call_method" else self.functions
+                rule = table.get(node.target)
+                known = rule is not None and _available(rule.layer)
+            else:
+                known = True
+            if not known and (where := self.where(node)) not in found:
+                found.append(where)
+        return found
+
     def run(self, graph: Any, inputs: Sequence[Tensor]) -> Any:
+        missing = self.unsupported_nodes(graph)
+        if missing:
+            listed = "".join(f"\n  - {m} is not supported" for m in missing)
+            raise UnsupportedTorchError(
+                f"from_torch: {len(missing)} part(s) of the model are not supported:{listed}\n"
+                f"{_supported_text()}")
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
         self.env.update(zip(placeholders, inputs, strict=True))
         for node in graph.nodes:
@@ -622,8 +651,14 @@ def from_torch(
     dtype: Any = None,
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
+    training: bool = False,
 ) -> Model:
-    """Our :class:`Model` for a torch ``nn.Module``, with its weights and training flags copied.
+    """Our :class:`Model` for a torch ``nn.Module``, with its weights copied.
+
+    Like ``torch.onnx.export``, the export has eval behaviour by default, whatever mode the
+    module is in (it is traced in eval mode and put back as it was); ``training=True`` keeps
+    each module's training flag (RReLU then samples its slopes; Dropout in training mode is
+    refused, its output being random).
 
     ``example`` gives each forward() input's shape and dtype: a ``torch.Tensor``, a numpy array,
     a shape such as ``(1, 3, 32, 32)`` (dtype ``dtype``, else the module's parameter dtype, else
@@ -651,6 +686,21 @@ def from_torch(
         )
     default = (normalize_dtype(dtype, where="from_torch") if dtype is not None
                else _default_dtype(module))
+    modes = {m: m.training for m in module.modules()}
+    try:
+        if not training:
+            module.eval()
+        return _convert(torch, module, example, default, dynamic_batch, input_names,
+                        output_names, training)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+def _convert(torch: Any, module: Any, example: Any, default: str, dynamic_batch: bool,
+             input_names: Sequence[str] | None, output_names: Sequence[str] | None,
+             training: bool) -> Model:
+    """``from_torch``'s work, with the module already in the mode to export."""
     graph = _trace(torch, module)
     params = [str(n.target) for n in graph.nodes if n.op == "placeholder"]
     specs = _example_specs(torch, example, default)
@@ -664,7 +714,7 @@ def from_torch(
         Input(name, ("N", *shape[1:]) if dynamic_batch and len(shape) >= 2 else shape, dt)
         for name, (shape, dt) in zip(names, specs, strict=True)
     ]
-    result = _Importer(torch, module).run(graph, inputs)
+    result = _Importer(torch, module, keep_training=training).run(graph, inputs)
     outs, out_names = _outputs(result, output_names)
     for i, t in enumerate(outs):
         if not isinstance(t, Tensor) or t.producer is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import save_atomic
 from .layers.activations import LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
 from .layers.flatten import Flatten
 from .layers.linear import Linear
@@ -21,7 +22,7 @@ from .layers.pooling import AvgPool2d, MaxPool2d
 from .layers.rrelu import RReLU
 from .layers.sequential import Sequential
 from .layers.unpool import MaxUnpool2d
-from .model import Model, save_atomic
+from .model import Model
 from .tensor import Input
 
 LINEAR_EXAMPLE_INPUT = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)

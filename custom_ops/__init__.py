@@ -61,6 +61,7 @@ __all__ = [
     "NEW_OPS",
     "VERSION",
     "CustomOpError",
+    "body_variant",
     "explain_failure",
     "max_unpool",
     "reference_evaluator",

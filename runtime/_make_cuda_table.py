@@ -1,8 +1,9 @@
 """Regenerate ``runtime/cuda_kernels.tsv`` from the shared onnxruntime CUDA kernel list.
 
-Run from the repository root (with the package installed or on ``PYTHONPATH``)::
+In a checkout (package installed editable), with the project's ``shared/`` folder beside the
+repository (``../shared/data/ort-cuda-kernels.tsv`` from its root, `SHARED_TABLE`)::
 
-    python -m onnxlayers.runtime._make_cuda_table /work/shared/data/ort-cuda-kernels.tsv
+    python -m onnxlayers.runtime._make_cuda_table [PATH/ort-cuda-kernels.tsv]
 
 It writes ``cuda_kernels.tsv`` beside `cuda_kernels` (or to ``--out``). The derived table keeps
 the domains a model can name (``ai.onnx``, ``com.microsoft``; onnxruntime's internal NHWC domain
@@ -24,6 +25,15 @@ from pathlib import Path
 from onnxlayers.runtime.cuda_kernels import TABLE_PATH, KernelRange, read_kernel_rows
 
 KEPT_DOMAINS = ("ai.onnx", "com.microsoft")
+
+
+def shared_table(repository: Path) -> Path:
+    """The shared kernel list of a checkout: ``shared/`` lies beside the repository's root."""
+    return repository.resolve().parent / "shared" / "data" / "ort-cuda-kernels.tsv"
+
+
+SHARED_TABLE = shared_table(Path(__file__).resolve().parents[1])
+"""The source list for this checkout (``runtime/`` is one level below the repository root)."""
 SOURCE_NOTE = (
     "onnxruntime docs/OperatorKernels.md (microsoft/onnxruntime "
     "commit 001d12d2623fd411ce0f83d05abb5e82304a3389), CUDAExecutionProvider rows"
@@ -82,9 +92,15 @@ def _continues(previous: KernelRange, row: KernelRange) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``SOURCE [--out PATH]``."""
+    """Command line: ``[SOURCE] [--out PATH]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="ort-cuda-kernels.tsv (shared data)")
+    parser.add_argument(
+        "source",
+        type=Path,
+        nargs="?",
+        default=SHARED_TABLE,
+        help=f"ort-cuda-kernels.tsv (default: {SHARED_TABLE})",
+    )
     parser.add_argument("--out", type=Path, default=TABLE_PATH, help="derived table to write")
     args = parser.parse_args(argv)
     count = write_table(args.source, args.out)

@@ -57,11 +57,19 @@ class OutputComparison:
         pair = {"pair": self.pair} if self.pair else {}
         return {
             **pair,
-            "name": self.name, "dtype": self.dtype, "shape": list(self.shape), "ok": self.ok,
-            "max_abs": self.max_abs, "max_rel": self.max_rel, "rtol": self.rtol,
-            "atol": self.atol, "mismatches": self.mismatches, "needed_atol": self.needed_atol,
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "ok": self.ok,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "mismatches": self.mismatches,
+            "needed_atol": self.needed_atol,
             "worst_index": None if self.worst_index is None else list(self.worst_index),
-            "actual": _plain(self.actual), "expected": _plain(self.expected),
+            "actual": _plain(self.actual),
+            "expected": _plain(self.expected),
             "problem": self.problem,
         }
 
@@ -84,12 +92,24 @@ class Report:
         return self.ok
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "ok": self.ok, "notes": self.notes,
-                "outputs": [r.as_dict() for r in self.rows]}
+        return {
+            "title": self.title,
+            "ok": self.ok,
+            "notes": self.notes,
+            "outputs": [r.as_dict() for r in self.rows],
+        }
 
     def __str__(self) -> str:
-        head: tuple[str, ...] = ("output", "dtype", "shape", "max_abs", "max_rel", "worst at",
-                                 "rtol/atol", "result")
+        head: tuple[str, ...] = (
+            "output",
+            "dtype",
+            "shape",
+            "max_abs",
+            "max_rel",
+            "worst at",
+            "rtol/atol",
+            "result",
+        )
         paired = any(r.pair for r in self.rows)
         if paired:
             head = ("pair", *head)
@@ -99,14 +119,23 @@ class Report:
             if not r.ok and r.problem:
                 verdict += f": {r.problem}"
             elif not r.ok:
-                verdict += (f": {r.mismatches} elements off; got {r.actual!r}, expected "
-                            f"{r.expected!r}; atol={r.needed_atol:.3g} would pass")
-            body.append((
-                *((r.pair,) if paired else ()),
-                r.name, r.dtype, "x".join(map(str, r.shape)) or "scalar", f"{r.max_abs:.3g}",
-                f"{r.max_rel:.3g}", "-" if r.worst_index is None else str(list(r.worst_index)),
-                "exact" if r.rtol == r.atol == 0 else f"{r.rtol:g}/{r.atol:g}", verdict,
-            ))
+                # str, not repr: NumPy 2 writes a scalar's repr as np.float32(2.5)
+                verdict += f": {r.mismatches} elements off; got {r.actual}, expected {r.expected}"
+                if r.needed_atol:  # 0 for integer outputs: they compare exactly, no atol helps
+                    verdict += f"; atol={r.needed_atol:.3g} would pass"
+            body.append(
+                (
+                    *((r.pair,) if paired else ()),
+                    r.name,
+                    r.dtype,
+                    "x".join(map(str, r.shape)) or "scalar",
+                    f"{r.max_abs:.3g}",
+                    f"{r.max_rel:.3g}",
+                    "-" if r.worst_index is None else str(list(r.worst_index)),
+                    "exact" if r.rtol == r.atol == 0 else f"{r.rtol:g}/{r.atol:g}",
+                    verdict,
+                )
+            )
         lines = [self.title] if self.title else []
         lines.append(format_table(head, body))
         lines += self.notes
@@ -121,8 +150,10 @@ def format_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     1  2
     """
     widths = [max(len(str(r[i])) for r in (head, *rows)) for i in range(len(head))]
-    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                     for r in (head, *rows))
+    return "\n".join(
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        for r in (head, *rows)
+    )
 
 
 def _plain(v: Any) -> Any:
@@ -152,8 +183,7 @@ def compare_array(
     row = OutputComparison(name, e.dtype.name, tuple(e.shape), rtol, atol, ok=True)
     if a.shape != e.shape or a.dtype != e.dtype:
         row.ok = False
-        row.problem = (f"got shape {a.shape} {a.dtype.name}, expected shape {e.shape} "
-                       f"{e.dtype.name}")
+        row.problem = f"got shape {a.shape} {a.dtype.name}, expected shape {e.shape} {e.dtype.name}"
         return row
     if e.size == 0:
         return row
@@ -196,9 +226,25 @@ def compare_outputs(
         e = np.asarray(e)
         d_rtol, d_atol = DEFAULT_TOLERANCES.get(e.dtype.name, (0.0, 0.0))
         if name not in actual:
-            rows.append(OutputComparison(name, e.dtype.name, tuple(e.shape), d_rtol, d_atol,
-                                         ok=False, problem="missing from the actual outputs"))
+            rows.append(
+                OutputComparison(
+                    name,
+                    e.dtype.name,
+                    tuple(e.shape),
+                    d_rtol,
+                    d_atol,
+                    ok=False,
+                    problem="missing from the actual outputs",
+                )
+            )
             continue
-        rows.append(compare_array(name, np.asarray(actual[name]), e, _pick(rtol, name, d_rtol),
-                                  _pick(atol, name, d_atol)))
+        rows.append(
+            compare_array(
+                name,
+                np.asarray(actual[name]),
+                e,
+                _pick(rtol, name, d_rtol),
+                _pick(atol, name, d_atol),
+            )
+        )
     return Report(rows, title)

@@ -160,8 +160,14 @@ def format_fallbacks(fallbacks: Sequence[Fallback], caveats: Sequence[Caveat] = 
     CUDA placement (static, from onnxruntime's published kernel list): every node has a CUDA kernel
     """
     head = "CUDA placement (static, from onnxruntime's published kernel list): "
-    lines = [head + (f"{len(fallbacks)} node(s) would run on CPU" if fallbacks else
-                     "every node has a CUDA kernel")]
+    lines = [
+        head
+        + (
+            f"{len(fallbacks)} node(s) would run on CPU"
+            if fallbacks
+            else "every node has a CUDA kernel"
+        )
+    ]
     lines += [
         f"  {f.node} ({f.domain}::{f.op}, opset {f.opset}, dtype {f.dtype}): {f.reason}"
         for f in fallbacks
@@ -221,8 +227,9 @@ def _schema(op: str, domain: str, opset: int) -> onnx.defs.OpSchema | None:
         return None
 
 
-def _bindings(node: onnx.NodeProto, schema: onnx.defs.OpSchema | None,
-              dtypes: dict[str, str]) -> dict[str, str]:
+def _bindings(
+    node: onnx.NodeProto, schema: onnx.defs.OpSchema | None, dtypes: dict[str, str]
+) -> dict[str, str]:
     """Type constraint -> dtype for this node, from its inputs and outputs (known dtypes win)."""
     if schema is None:  # no ONNX schema (e.g. com.microsoft): assume the first input binds T
         return {"T": dtypes.get(node.input[0], UNKNOWN)} if node.input else {}
@@ -235,8 +242,9 @@ def _bindings(node: onnx.NodeProto, schema: onnx.defs.OpSchema | None,
     return bound
 
 
-def _formal(params: Sequence[onnx.defs.OpSchema.FormalParameter],
-            position: int) -> onnx.defs.OpSchema.FormalParameter | None:
+def _formal(
+    params: Sequence[onnx.defs.OpSchema.FormalParameter], position: int
+) -> onnx.defs.OpSchema.FormalParameter | None:
     """The formal parameter at ``position``; a trailing variadic one takes the rest."""
     if position < len(params):
         return params[position]
@@ -257,14 +265,16 @@ EXPANDED = {("ai.onnx", "CastLike"): "Cast"}
 ``Session.placement()`` shows a ``Cast`` where the model has a ``CastLike``)."""
 
 
-def _check_node(node: onnx.NodeProto, index: int, opsets: dict[str, int],
-                dtypes: dict[str, str]) -> Fallback | None:
+def _check_node(
+    node: onnx.NodeProto, index: int, opsets: dict[str, int], dtypes: dict[str, str]
+) -> Fallback | None:
     domain = _domain(node)
     if (domain, node.op_type) in NEVER_PLACED:
         return None
     if (domain, node.op_type) in EXPANDED:
-        node = onnx.helper.make_node(EXPANDED[domain, node.op_type], node.input[:1],
-                                     node.output, name=node.name)
+        node = onnx.helper.make_node(
+            EXPANDED[domain, node.op_type], node.input[:1], node.output, name=node.name
+        )
     opset = opsets.get(domain, 0)
     schema = _schema(node.op_type, domain, opset)
     version = schema.since_version if schema is not None else opset
@@ -277,15 +287,19 @@ def _check_node(node: onnx.NodeProto, index: int, opsets: dict[str, int],
             reason += " (onnxruntime may expand its ONNX function body instead: check that)"
     elif not matching:
         spans = ", ".join(r.span() for r in ranges)
-        reason = (f"CUDA kernels for {node.op_type} cover opsets {spans}; this node is "
-                  f"version {version} (model opset {opset})")
+        reason = (
+            f"CUDA kernels for {node.op_type} cover opsets {spans}; this node is "
+            f"version {version} (model opset {opset})"
+        )
     else:
-        reason, dtype = _dtype_problem(node.op_type, matching[0], _bindings(node, schema, dtypes),
-                                       dtype)
+        reason, dtype = _dtype_problem(
+            node.op_type, matching[0], _bindings(node, schema, dtypes), dtype
+        )
     if reason is None:
         return None
-    return Fallback(node_label(node.name, node.op_type, index), node.op_type, domain, opset,
-                    dtype, reason)
+    return Fallback(
+        node_label(node.name, node.op_type, index), node.op_type, domain, opset, dtype, reason
+    )
 
 
 def _has_function_body(schema: onnx.defs.OpSchema | None) -> bool:
@@ -293,8 +307,9 @@ def _has_function_body(schema: onnx.defs.OpSchema | None) -> bool:
     return schema is not None and any(getattr(schema, name, False) for name in names)
 
 
-def _dtype_problem(op: str, kernel: KernelRange, bound: dict[str, str],
-                   dtype: str) -> tuple[str | None, str]:
+def _dtype_problem(
+    op: str, kernel: KernelRange, bound: dict[str, str], dtype: str
+) -> tuple[str | None, str]:
     """(reason, dtype): a dtype the kernel lacks, an unknown dtype, or (None, dtype) if fine."""
     unknown = []
     for constraint, allowed in kernel.types:
@@ -302,11 +317,17 @@ def _dtype_problem(op: str, kernel: KernelRange, bound: dict[str, str],
         if actual == UNKNOWN:
             unknown.append(constraint)
         elif actual is not None and actual not in allowed:
-            return (f"no CUDA kernel for {op} with {constraint}={actual} (opsets {kernel.span()} "
-                    f"take {constraint} in {sorted(allowed)})", actual)
+            return (
+                f"no CUDA kernel for {op} with {constraint}={actual} (opsets {kernel.span()} "
+                f"take {constraint} in {sorted(allowed)})",
+                actual,
+            )
     if unknown:
-        return (f"dtype unknown for {', '.join(unknown)} (shape inference could not tell), so "
-                f"a CUDA kernel cannot be confirmed; possible fallback", UNKNOWN)
+        return (
+            f"dtype unknown for {', '.join(unknown)} (shape inference could not tell), so "
+            f"a CUDA kernel cannot be confirmed; possible fallback",
+            UNKNOWN,
+        )
     return None, dtype
 
 
@@ -337,8 +358,11 @@ def _pool_mode_risk(node: onnx.NodeProto, opset: int) -> bool:
 
 def _dilated_padded_maxpool(node: onnx.NodeProto, opset: int) -> bool:
     pads = _ints(node, "pads")
-    return (node.op_type == "MaxPool" and any(d > 1 for d in _ints(node, "dilations"))
-            and any(pads[: len(pads) // 2]))
+    return (
+        node.op_type == "MaxPool"
+        and any(d > 1 for d in _ints(node, "dilations"))
+        and any(pads[: len(pads) // 2])
+    )
 
 
 _CAVEATS: tuple[tuple[Callable[[onnx.NodeProto, int], bool], str], ...] = (

@@ -1,4 +1,4 @@
-"""``onnxlayers export FILE.py:FACTORY``: build a torch module from a factory and export it.
+"""Export the torch module that a factory file makes (``onnxlayers export`` runs this).
 
 FACTORY is a callable in FILE.py that takes no arguments and returns a ``torch.nn.Module``;
 :func:`export_factory` imports the file, calls it, converts the module with ``from_torch``
@@ -18,7 +18,6 @@ vs torch, and saves the ONNX file (only once verification passed).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import os
@@ -32,25 +31,7 @@ from onnxlayers.builder.torch_import import from_torch, import_torch
 
 from .errors import MismatchError, ModelLoadError
 
-__all__ = ["add_export_parser", "export_factory", "load_factory", "parse_shape"]
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"1,3,32,32"`` -> ``(1, 3, 32, 32)``; every dim an int >= 0.
-
-    >>> parse_shape("1, 3,32,32")
-    (1, 3, 32, 32)
-    """
-    try:
-        dims = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        dims = ()
-    if not dims or any(d < 0 for d in dims):
-        raise argparse.ArgumentTypeError(
-            f"input shape {text!r} is invalid; expected comma-separated ints >= 0 such as "
-            "1,3,32,32"
-        )
-    return dims
+__all__ = ["export_factory", "load_factory"]
 
 
 def _split_spec(spec: str) -> tuple[Path, str]:
@@ -150,8 +131,9 @@ def export_factory(
     return model
 
 
-def _verify(model: Model, module: Any, shape: tuple[int, ...],
-            log: Callable[[str], object] | None) -> None:
+def _verify(
+    model: Model, module: Any, shape: tuple[int, ...], log: Callable[[str], object] | None
+) -> None:
     from .verification import random_feeds, verify
 
     prog = model.program()
@@ -161,32 +143,3 @@ def _verify(model: Model, module: Any, shape: tuple[int, ...],
         log(str(report))
     if not report.ok:
         raise MismatchError(f"export: verification failed; nothing was written\n{report}")
-
-
-# ------------------------------------------------------------------------------ CLI
-def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``export FILE.py:FACTORY --input-shape ... -o model.onnx [--verify]``."""
-    sp: argparse.ArgumentParser = subparsers.add_parser(
-        "export", help="export a torch module made by FILE.py:FACTORY to ONNX")
-    sp.add_argument("factory", metavar="FILE.py:FACTORY",
-                    help="a file and a callable in it returning a torch.nn.Module")
-    sp.add_argument("--input-shape", required=True, type=parse_shape, metavar="1,3,32,32",
-                    help="the example input's shape (its first dim becomes dynamic)")
-    sp.add_argument("-o", "--output", required=True, metavar="model.onnx")
-    sp.add_argument("--verify", action="store_true",
-                    help="check onnxruntime vs NumPy oracle vs torch before writing")
-    sp.add_argument("--static-batch", action="store_true",
-                    help="keep the first dim static instead of a dynamic batch dim")
-    sp.set_defaults(fn=cmd_export)
-    return sp
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    try:
-        model = export_factory(args.factory, args.input_shape, args.output, verify=args.verify,
-                               dynamic_batch=not args.static_batch, log=print)
-    except MismatchError:
-        return 1
-    shapes = ", ".join(f"{t.name}{list(t.shape)}" for t in model.inputs)
-    print(f"wrote {args.output}: {len(model.calls)} layer calls, inputs {shapes}")
-    return 0

@@ -27,12 +27,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import onnx
 from google.protobuf.message import DecodeError
 from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
 
+from onnxlayers.builder.program import OPSETS
+from onnxlayers.custom_ops import DOMAIN
+
 from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from onnxlayers.builder.model import Model
 
 __all__ = [
     "CUSTOM_DOMAIN",
@@ -47,12 +54,13 @@ __all__ = [
     "node_label",
 ]
 
-ModelSource = onnx.ModelProto | bytes | str | os.PathLike[str]
+ModelSource: TypeAlias = "onnx.ModelProto | bytes | str | os.PathLike[str] | Model"
+"""A ModelProto, serialized bytes, a path, or a builder ``Model`` (lowered on load)."""
 
 #: Default-domain opsets the layers, the oracle and the CUDA table are checked against (17..22).
-SUPPORTED_OPSETS = range(17, 23)
+SUPPORTED_OPSETS = OPSETS
 #: Our custom-op domain; its nodes must come with their function bodies.
-CUSTOM_DOMAIN = "ai.onnxlayers"
+CUSTOM_DOMAIN = DOMAIN
 #: Domains onnxruntime implements itself.
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 
@@ -71,6 +79,8 @@ def load_model(model: ModelSource) -> onnx.ModelProto:
     onnxlayers.runtime.errors.ModelLoadError: model '/no/such/model.onnx': file does not exist
     """
     label = describe_source(model)
+    if hasattr(model, "to_onnx"):  # a builder Model: its own lowering, checked as any file
+        model = model.to_onnx()
     if isinstance(model, onnx.ModelProto):
         proto = onnx.ModelProto()
         proto.CopyFrom(model)
@@ -97,6 +107,8 @@ def describe_source(model: ModelSource) -> str:
         return "<ModelProto>"
     if isinstance(model, bytes):
         return "<bytes>"
+    if hasattr(model, "to_onnx"):
+        return f"<Model {getattr(model, 'name', '')!r}>"
     return repr(os.fspath(model))
 
 

@@ -18,6 +18,10 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,8 +38,10 @@ __all__ = [
     "ProviderPlan",
     "ProviderRequest",
     "best_providers",
+    "load_failure",
     "match_provider",
     "resolve_providers",
+    "settle",
     "target_for",
 ]
 
@@ -117,6 +123,57 @@ def resolve_providers(
         names=tuple(chosen),
         options=tuple(merged.get(name, {}) for name in chosen),
     )
+
+
+_PROVIDER_LIBRARIES = {
+    "CUDAExecutionProvider": "onnxruntime_providers_cuda",
+    "TensorrtExecutionProvider": "onnxruntime_providers_tensorrt",
+}
+
+
+@functools.cache
+def load_failure(provider: str) -> str | None:
+    """Why this onnxruntime cannot load ``provider``'s shared library, or None when it can (or
+    the provider is built in).
+
+    onnxruntime-gpu on a host without the CUDA libraries lists ``CUDAExecutionProvider`` as
+    available, logs that its library failed to load and runs on the CPU; this says why, in the
+    dynamic loader's words (``libcublasLt.so.13: cannot open shared object file...``).
+
+    >>> load_failure("CPUExecutionProvider") is None
+    True
+    """
+    stem = _PROVIDER_LIBRARIES.get(provider)
+    if stem is None or provider not in ort.get_available_providers():
+        return None
+    capi = os.path.join(os.path.dirname(ort.__file__), "capi")
+    prefix, suffix = ("", ".dll") if sys.platform == "win32" else ("lib", ".so")
+    try:
+        ctypes.CDLL(os.path.join(capi, f"{prefix}onnxruntime_providers_shared{suffix}"),
+                    mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+        ctypes.CDLL(os.path.join(capi, f"{prefix}{stem}{suffix}"))
+    except OSError as err:
+        return f"onnxruntime cannot load {prefix}{stem}{suffix}: {err}"
+    return None
+
+
+def settle(plan: ProviderPlan, actual: Sequence[str], *, strict: bool) -> None:
+    """Compare the providers a session was given (``plan.names``) with those onnxruntime really
+    uses (``actual``); a dropped one raises `ProviderError` with ``strict``, else warns once
+    with `ProviderFallbackWarning`, carrying onnxruntime's reason where it can be found.
+
+    >>> settle(resolve_providers(["cpu"]), ["CPUExecutionProvider"], strict=True)
+    """
+    dropped = [name for name in plan.names if name not in actual]
+    if not dropped:
+        return
+    reasons = "; ".join(load_failure(name) or f"onnxruntime gave no reason for {name}"
+                        for name in dropped)
+    message = (f"requested provider(s) {dropped} could not be used: {reasons}; the session runs "
+               f"on {list(actual)}")
+    if strict:
+        raise ProviderError(f"{message}; strict=True refuses to fall back")
+    warnings.warn(message, ProviderFallbackWarning, stacklevel=3)
 
 
 def target_for(providers: Sequence[str]) -> str:

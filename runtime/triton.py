@@ -45,7 +45,6 @@ instance_group [
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib.util
 import os
@@ -61,14 +60,13 @@ import onnx
 from google.protobuf import text_encoding, text_format
 
 from onnxlayers.builder import Model
-from onnxlayers.builder.model import save_atomic
+from onnxlayers.builder.files import save_atomic
 
 from .errors import RuntimeFault
 from .loading import ModelSource, describe_source, load_model
 
 __all__ = [
     "TritonConfigError",
-    "add_triton_parser",
     "model_config_schema",
     "parse_config",
     "triton_config",
@@ -116,8 +114,11 @@ class TritonTensor:
     reshape: tuple[int, ...] | None = None
 
     def render(self) -> str:
-        lines = [f"    name: {_quote(self.name)}", f"    data_type: {self.data_type}",
-                 f"    dims: {_ints(self.dims)}"]
+        lines = [
+            f"    name: {_quote(self.name)}",
+            f"    data_type: {self.data_type}",
+            f"    dims: {_ints(self.dims)}",
+        ]
         if self.reshape is not None:
             lines.append(f"    reshape: {{ shape: {_ints(self.reshape)} }}")
         return "  {\n" + "\n".join(lines) + "\n  }"
@@ -188,8 +189,9 @@ def _check_args(max_batch_size: int, instances: int, provider: str) -> str:
             raise TritonConfigError(f"{arg}={value!r} is invalid; expected an int >= {low}")
     kind = KINDS.get(str(provider).lower().removesuffix("executionprovider"))
     if kind is None:
-        raise TritonConfigError(f"provider={provider!r} is invalid; expected one of "
-                                f"{sorted(KINDS)!r}")
+        raise TritonConfigError(
+            f"provider={provider!r} is invalid; expected one of {sorted(KINDS)!r}"
+        )
     return kind
 
 
@@ -230,8 +232,12 @@ def triton_config(
     tensors: dict[str, list[TritonTensor]] = {"input": [], "output": []}
     for where, vi in values:
         tensors[where].append(_tensor(vi, batching, where))
-    parts = [f"name: {_quote(check_name(name))}", 'platform: "onnxruntime_onnx"',
-             'backend: "onnxruntime"', f"max_batch_size: {max_batch_size}"]
+    parts = [
+        f"name: {_quote(check_name(name))}",
+        'platform: "onnxruntime_onnx"',
+        'backend: "onnxruntime"',
+        f"max_batch_size: {max_batch_size}",
+    ]
     for where, entries in tensors.items():
         parts.append(f"{where} [\n" + ",\n".join(e.render() for e in entries) + "\n]")
     if batching:
@@ -272,8 +278,9 @@ def write_triton_repository(
     """
     proto, default, label = _load(model)
     name = check_name(default if name is None else name)
-    config = triton_config(proto, name=name, max_batch_size=max_batch_size,
-                           instances=instances, provider=provider)
+    config = triton_config(
+        proto, name=name, max_batch_size=max_batch_size, instances=instances, provider=provider
+    )
     data = proto.SerializeToString()
     root = Path(repository)
     root.mkdir(parents=True, exist_ok=True)
@@ -347,33 +354,3 @@ def parse_config(source: str | os.PathLike[str]) -> Any:
     except text_format.ParseError as e:
         raise TritonConfigError(f"config does not fit Triton's ModelConfig schema: {e}") from e
     return config
-
-
-# ------------------------------------------------------------------------------ CLI
-def add_triton_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``export-triton MODEL --repository DIR ...`` to an argparse subparsers object."""
-    sp: argparse.ArgumentParser = subparsers.add_parser(
-        "export-triton", help="write a Triton Inference Server model repository for a model")
-    sp.add_argument("model", help="an ONNX file")
-    sp.add_argument("--repository", required=True, metavar="DIR",
-                    help="the model repository (created if missing)")
-    sp.add_argument("--name", help="model name (default: the file's stem)")
-    sp.add_argument("--max-batch-size", type=int, default=0, metavar="N",
-                    help="batch along the model's dynamic first dim up to N (default 0: off)")
-    sp.add_argument("--instances", type=int, default=1, metavar="K",
-                    help="model instances per GPU or on the CPU (default 1)")
-    sp.add_argument("--provider", choices=sorted(KINDS), default="cpu",
-                    help="where instances run (default cpu)")
-    sp.add_argument("--overwrite", action="store_true",
-                    help="replace a different model already stored under that name")
-    sp.set_defaults(fn=cmd_export_triton)
-    return sp
-
-
-def cmd_export_triton(args: argparse.Namespace) -> int:
-    folder = write_triton_repository(
-        args.model, args.repository, name=args.name, max_batch_size=args.max_batch_size,
-        instances=args.instances, provider=args.provider, overwrite=args.overwrite)
-    print(f"wrote {folder / 'config.pbtxt'} and {folder / '1' / 'model.onnx'}")
-    print(f"serve with: tritonserver --model-repository={Path(args.repository).resolve()}")
-    return 0

@@ -45,7 +45,7 @@ def program_of(model: ModelLike) -> Program:
     if isinstance(model, Program):
         return model
     if hasattr(model, "program"):  # a builder Model (not imported here: see the module doc)
-        return model.program()  # type: ignore[no-any-return]
+        return model.program()
     source = "model"
     if isinstance(model, bytes):
         model = onnx.load_from_string(model)

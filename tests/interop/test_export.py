@@ -15,16 +15,12 @@ pytest.importorskip("torch")
 
 import onnxlayers.runtime.oracle.add  # noqa: F401  (until runtime.oracle imports it)
 from onnxlayers.builder import Model
+from onnxlayers.runtime.cli import add_export_parser, parse_shape
 from onnxlayers.runtime.errors import MismatchError, ModelLoadError
-from onnxlayers.runtime.export import (
-    add_export_parser,
-    export_factory,
-    load_factory,
-    parse_shape,
-)
+from onnxlayers.runtime.export import export_factory, load_factory
 from onnxlayers.runtime.verification import verify
 
-verify_module = importlib.import_module("onnxlayers.runtime.verification")  # the function shadows it
+verify_module = importlib.import_module("onnxlayers.runtime.verification")  # not the function
 
 NET = """
 import torch
@@ -73,19 +69,27 @@ def folder(tmp_path: Path) -> Path:
 def test_export_with_verify_writes_a_verified_file(folder: Path) -> None:
     logged: list[str] = []
     out = folder / "out" / "net.onnx"
-    model = export_factory(f"{folder}/net.py:make_net", (2, 3, 4), out, verify=True,
-                           log=logged.append)
+    model = export_factory(
+        f"{folder}/net.py:make_net", (2, 3, 4), out, verify=True, log=logged.append
+    )
     assert isinstance(model, Model) and out.exists()
     assert model.inputs[0].shape == ("N", 3, 4)
     assert "vs NumPy oracle vs torch" in logged[0] and "FAIL" not in logged[0]
     assert verify(out).ok  # the file alone carries its layer program
     assert [c.type for c in Model.load(out).program().calls] == [
-        "Flatten", "Linear", "Linear", "ReLU", "Add", "Tanh"]
+        "Flatten",
+        "Linear",
+        "Linear",
+        "ReLU",
+        "Add",
+        "Tanh",
+    ]
 
 
 def test_static_batch(folder: Path) -> None:
-    model = export_factory(f"{folder}/net.py:make_net", (2, 3, 4), folder / "n.onnx",
-                           dynamic_batch=False)
+    model = export_factory(
+        f"{folder}/net.py:make_net", (2, 3, 4), folder / "n.onnx", dynamic_batch=False
+    )
     assert model.inputs[0].shape == (2, 3, 4)
 
 
@@ -108,15 +112,18 @@ def test_failed_verification_writes_nothing(folder: Path) -> None:
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("spec", "match"), [
-    ("net.py", r"expected FILE\.py:FACTORY"),
-    ("missing.py:make", r"file '.*missing\.py' does not exist"),
-    ("net.py:nope", r"has no attribute 'nope'; its callables are \[.*'make_net'"),
-    ("net.py:NOT_CALLABLE", r"NOT_CALLABLE is 3, not callable"),
-    ("net.py:broken", r"broken\(\) raised RuntimeError: no weights here"),
-    ("net.py:not_a_module", r"not_a_module\(\) returned int 42; expected a torch\.nn\.Module"),
-    ("bad.py:make", r"importing '.*bad\.py' raised SyntaxError"),
-])
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("net.py", r"expected FILE\.py:FACTORY"),
+        ("missing.py:make", r"file '.*missing\.py' does not exist"),
+        ("net.py:nope", r"has no attribute 'nope'; its callables are \[.*'make_net'"),
+        ("net.py:NOT_CALLABLE", r"NOT_CALLABLE is 3, not callable"),
+        ("net.py:broken", r"broken\(\) raised RuntimeError: no weights here"),
+        ("net.py:not_a_module", r"not_a_module\(\) returned int 42; expected a torch\.nn\.Module"),
+        ("bad.py:make", r"importing '.*bad\.py' raised SyntaxError"),
+    ],
+)
 def test_factory_errors(folder: Path, spec: str, match: str) -> None:
     (folder / "bad.py").write_text("def make(:\n")
     with pytest.raises(ModelLoadError, match=match):
@@ -138,8 +145,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_cli_subcommand(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = folder / "cli.onnx"
-    args = _parser().parse_args(["export", f"{folder}/net.py:make_net", "--input-shape",
-                                 "1,3,4", "-o", str(out), "--verify"])
+    args = _parser().parse_args(
+        [
+            "export",
+            f"{folder}/net.py:make_net",
+            "--input-shape",
+            "1,3,4",
+            "-o",
+            str(out),
+            "--verify",
+        ]
+    )
     assert args.fn(args) == 0 and out.exists()
     text = capsys.readouterr().out
     assert "onnxruntime vs torch" in text and f"wrote {out}" in text
@@ -151,6 +167,15 @@ def test_cli_subcommand(folder: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.usefixtures("torch_disagrees")
 def test_cli_verification_failure_exits_1(folder: Path) -> None:
-    args = _parser().parse_args(["export", f"{folder}/net.py:make_small", "--input-shape",
-                                 "2,12", "-o", str(folder / "r.onnx"), "--verify"])
+    args = _parser().parse_args(
+        [
+            "export",
+            f"{folder}/net.py:make_small",
+            "--input-shape",
+            "2,12",
+            "-o",
+            str(folder / "r.onnx"),
+            "--verify",
+        ]
+    )
     assert args.fn(args) == 1 and not (folder / "r.onnx").exists()

@@ -18,14 +18,20 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-import onnxlayers.runtime.oracle.add  # noqa: E402, F401  (until runtime.oracle imports it)
-from onnxlayers.builder import LAYERS, LayerArgumentError, LayerTypeError, ShapeError  # noqa: E402
+from onnxlayers.builder import (  # noqa: E402
+    LAYERS,
+    BuildError,
+    LayerArgumentError,
+    LayerTypeError,
+    ShapeError,
+)
 from onnxlayers.builder.torch_import import (  # noqa: E402
     UnsupportedTorchError,
     from_torch,
     run_torch,
     supported,
 )
+from onnxlayers.runtime import oracle  # noqa: E402
 from tests.helpers import assert_close, run_oracle, run_ort, torch_tolerance  # noqa: E402
 
 
@@ -268,10 +274,13 @@ def test_example_tensor_float64_and_static_batch() -> None:
 
 def test_training_flags_are_copied() -> None:
     net = nn.Sequential(nn.Linear(3, 3), nn.RReLU())
-    assert all(layer.training for layer in from_torch(net.train(), (1, 3)).layers.values())
+    kept = from_torch(net.train(), (1, 3), training=True)
+    assert all(layer.training for layer in kept.layers.values())
     assert not any(layer.training for layer in from_torch(net.eval(), (1, 3)).layers.values())
-    functional = from_torch(Fn(lambda s, x: F.rrelu(x, training=True)).eval(), (1, 3))
-    assert [layer.training for layer in functional.layers.values()] == [True]
+    functional = Fn(lambda s, x: F.rrelu(x, training=True)).eval()
+    kept = from_torch(functional, (1, 3), training=True)
+    assert [layer.training for layer in kept.layers.values()] == [True]
+    assert [layer.training for layer in from_torch(functional, (1, 3)).layers.values()] == [False]
 
 
 def test_shared_module_is_one_layer() -> None:
@@ -302,14 +311,31 @@ def _error(module: Any, example: Any = (1, 3, 4, 4), kind: type = UnsupportedTor
 
 
 def test_unsupported_module_in_sequential_names_path_type_and_set() -> None:
-    msg = _error(nn.Sequential(nn.ReLU(), nn.Sequential(nn.Tanh(), nn.Conv2d(3, 3, 1))))
-    assert "module '1.1' (torch.nn.Conv2d) is not supported" in msg
+    msg = _error(nn.Sequential(nn.ReLU(), nn.Sequential(nn.Tanh(), nn.GroupNorm(1, 3))))
+    assert "module '1.1' (torch.nn.GroupNorm) is not supported" in msg
     assert "Supported modules: " in msg and "torch.nn.Linear" in msg and "F.relu" in msg
 
 
+def test_every_unsupported_part_is_listed_at_once() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.c = nn.GroupNorm(1, 3), nn.ReLU(), nn.InstanceNorm2d(3)
+
+        def forward(self, x: Any) -> Any:
+            return self.c(torch.sin(self.b(self.a(x)))) + torch.cos(x)
+
+    msg = _error(Net())
+    assert "4 part(s) of the model are not supported" in msg
+    net = "the top-level module ("
+    for part in ("module 'a' (torch.nn.GroupNorm)", f"torch.sin in {net}",
+                 "module 'c' (torch.nn.InstanceNorm2d)", f"torch.cos in {net}"):
+        assert part in msg, part
+
+
 def test_unsupported_top_level_module() -> None:
-    assert "the top-level module (torch.nn.BatchNorm2d) is not supported" in _error(
-        nn.BatchNorm2d(3))
+    assert "the top-level module (torch.nn.GroupNorm) is not supported" in _error(
+        nn.GroupNorm(1, 3))
 
 
 class Sine(nn.Module):
@@ -339,9 +365,20 @@ def test_unsupported_functions(fn: Callable[..., Any], match: str) -> None:
         from_torch(Fn(fn), (1, 3, 4, 4))
 
 
-def test_dropout_module_in_training_mode() -> None:
-    assert "module '0' (torch.nn.Dropout) is not supported: in training mode" in _error(
-        nn.Sequential(nn.Dropout(0.2), nn.ReLU()))
+def test_training_modules_export_eval_behaviour_by_default() -> None:
+    net = nn.Sequential(nn.Dropout(0.2), nn.RReLU(0.1, 0.3), nn.ReLU()).train()
+    model = from_torch(net, (1, 3))
+    assert not any(layer.training for layer in model.layers.values())
+    assert all(m.training for m in net.modules())  # the module is put back as it was
+    x = np.array([[-1.0, 0.5, 2.0]], np.float32)
+    np.testing.assert_allclose(oracle.run(model, {"input": x})["output"], [[0.0, 0.5, 2.0]])
+
+
+def test_training_true_keeps_the_flags_and_refuses_training_dropout() -> None:
+    model = from_torch(nn.Sequential(nn.RReLU(0.1, 0.3)).train(), (1, 3), training=True)
+    assert all(layer.training for layer in model.layers.values())
+    with pytest.raises(BuildError, match=r"Dropout '0': training-mode dropout is random"):
+        from_torch(nn.Sequential(nn.Dropout(0.2), nn.ReLU()).train(), (1, 3), training=True)
 
 
 def test_data_dependent_control_flow() -> None:
@@ -359,7 +396,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(LayerArgumentError, match=r"takes 1 inputs \['input'\]; got 2"):
         from_torch(nn.ReLU(), [(1, 3), (1, 3)])
     with pytest.raises(UnsupportedTorchError, match=r"output 0 .* is Tensor"):
-        from_torch(nn.Identity(), (1, 3))
+        from_torch(Fn(lambda s, x: x), (1, 3))
 
 
 def test_layer_errors_name_the_torch_module() -> None:
@@ -390,7 +427,7 @@ def test_verify_against_a_different_module_fails_only_torch_pairs() -> None:
     assert not report.ok
     assert {r.pair: r.ok for r in report.rows} == {
         "onnxruntime vs oracle": True, "oracle vs torch": False, "onnxruntime vs torch": False}
-    assert "training mode" in str(report)  # the hint for random layers
+    assert "training mode" not in str(report)  # exported in eval mode: no random layer
 
 
 @POOL

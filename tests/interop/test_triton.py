@@ -13,10 +13,10 @@ import onnx.helper as h
 import pytest
 
 from onnxlayers.builder import Flatten, Input, Linear, Model, ReLU, Tanh
+from onnxlayers.runtime.cli import add_triton_parser
 from onnxlayers.runtime.errors import ModelLoadError
 from onnxlayers.runtime.triton import (
     TritonConfigError,
-    add_triton_parser,
     model_config_schema,
     parse_config,
     triton_config,
@@ -36,22 +36,34 @@ def schema() -> Any:
 def mlp(batch: Any = "N", dtype: str = "float32") -> Model:
     x = Input("image", (batch, 2, 3, 4), dtype)
     h1 = Flatten()(x)
-    return Model([x], [Tanh()(Linear(24, 5, seed=0)(h1)), ReLU()(h1)],
-                 output_names=["logits", "features"], name="mlp")
+    return Model(
+        [x],
+        [Tanh()(Linear(24, 5, seed=0)(h1)), ReLU()(h1)],
+        output_names=["logits", "features"],
+        name="mlp",
+    )
 
 
 def test_batching_config_fits_triton_schema(tmp_path: Path, schema: Any) -> None:
-    folder = write_triton_repository(mlp(), tmp_path, max_batch_size=16, instances=3,
-                                     provider="cuda")
+    folder = write_triton_repository(
+        mlp(), tmp_path, max_batch_size=16, instances=3, provider="cuda"
+    )
     assert folder == tmp_path / "mlp"
     cfg = parse_config(folder / "config.pbtxt")
     assert (cfg.name, cfg.platform, cfg.backend, cfg.max_batch_size) == (
-        "mlp", "onnxruntime_onnx", "onnxruntime", 16)
+        "mlp",
+        "onnxruntime_onnx",
+        "onnxruntime",
+        16,
+    )
     dt = schema.DataType
     assert [(i.name, dt.Name(i.data_type), list(i.dims)) for i in cfg.input] == [
-        ("image", "TYPE_FP32", [2, 3, 4])]
+        ("image", "TYPE_FP32", [2, 3, 4])
+    ]
     assert [(o.name, dt.Name(o.data_type), list(o.dims)) for o in cfg.output] == [
-        ("logits", "TYPE_FP32", [5]), ("features", "TYPE_FP32", [24])]
+        ("logits", "TYPE_FP32", [5]),
+        ("features", "TYPE_FP32", [24]),
+    ]
     assert cfg.HasField("dynamic_batching")
     kind = schema.ModelInstanceGroup.Kind
     assert [(g.count, kind.Name(g.kind)) for g in cfg.instance_group] == [(3, "KIND_GPU")]
@@ -70,8 +82,11 @@ def test_static_model_without_batching(schema: Any) -> None:
 
 
 def test_batching_needs_a_dynamic_first_dim() -> None:
-    with pytest.raises(TritonConfigError, match=r"input 'image' has shape \[1, 2, 3, 4\], whose "
-                                                r"first dim is not dynamic"):
+    with pytest.raises(
+        TritonConfigError,
+        match=r"input 'image' has shape \[1, 2, 3, 4\], whose "
+        r"first dim is not dynamic",
+    ):
         triton_config(mlp(batch=1).to_onnx(), name="mlp", max_batch_size=8)
 
 
@@ -95,9 +110,12 @@ def test_int64_output_and_scalars(schema: Any) -> None:
     batched = parse_config(triton_config(model.to_onnx(), name="m", max_batch_size=0))
     scalar = batched.input[1]
     assert list(scalar.dims) == [1] and scalar.HasField("reshape") and not scalar.reshape.shape
-    graph = h.make_graph([h.make_node("ArgMax", ["x"], ["i"], keepdims=0)], "argmax",
-                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 4])],
-                         [h.make_tensor_value_info("i", onnx.TensorProto.INT64, ["N"])])
+    graph = h.make_graph(
+        [h.make_node("ArgMax", ["x"], ["i"], keepdims=0)],
+        "argmax",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 4])],
+        [h.make_tensor_value_info("i", onnx.TensorProto.INT64, ["N"])],
+    )
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 21)])
     cfg = parse_config(triton_config(proto, name="argmax", max_batch_size=8))
     out = cfg.output[0]
@@ -129,11 +147,14 @@ def test_bad_model_names(tmp_path: Path, name: str) -> None:
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("kw", "match"), [
-    ({"max_batch_size": -1}, "max_batch_size=-1 is invalid"),
-    ({"instances": 0}, "instances=0 is invalid"),
-    ({"provider": "tpu"}, "provider='tpu' is invalid"),
-])
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"max_batch_size": -1}, "max_batch_size=-1 is invalid"),
+        ({"instances": 0}, "instances=0 is invalid"),
+        ({"provider": "tpu"}, "provider='tpu' is invalid"),
+    ],
+)
 def test_bad_arguments(tmp_path: Path, kw: dict[str, Any], match: str) -> None:
     with pytest.raises(TritonConfigError, match=match):
         write_triton_repository(mlp(), tmp_path, **kw)
@@ -144,8 +165,7 @@ def test_full_provider_names_are_accepted(schema: Any) -> None:
     assert cfg.instance_group[0].kind == schema.ModelInstanceGroup.Kind.Value("KIND_GPU")
 
 
-def test_rewrite_same_model_updates_config_different_model_needs_overwrite(
-        tmp_path: Path) -> None:
+def test_rewrite_same_model_updates_config_different_model_needs_overwrite(tmp_path: Path) -> None:
     folder = write_triton_repository(mlp(), tmp_path)
     write_triton_repository(mlp(), tmp_path, max_batch_size=8)  # same model: config updated
     assert "max_batch_size: 8" in (folder / "config.pbtxt").read_text()
@@ -170,11 +190,15 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_custom_domain_without_functions_is_refused(tmp_path: Path) -> None:
-    graph = h.make_graph([h.make_node("Mystery", ["x"], ["y"], domain="ai.onnxlayers")], "g",
-                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 2])],
-                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 2])])
-    proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 21),
-                                               h.make_opsetid("ai.onnxlayers", 1)])
+    graph = h.make_graph(
+        [h.make_node("Mystery", ["x"], ["y"], domain="ai.onnxlayers")],
+        "g",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 2])],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 2])],
+    )
+    proto = h.make_model(
+        graph, opset_imports=[h.make_opsetid("", 21), h.make_opsetid("ai.onnxlayers", 1)]
+    )
     with pytest.raises(ModelLoadError, match="Mystery"):
         write_triton_repository(proto, tmp_path, name="mystery")
 
@@ -188,8 +212,18 @@ def test_cli_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str], sche
     path = mlp().save(tmp_path / "mlp.onnx")
     parser = argparse.ArgumentParser()
     add_triton_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["export-triton", str(path), "--repository", str(tmp_path / "r"),
-                              "--max-batch-size", "32", "--instances", "2"])
+    args = parser.parse_args(
+        [
+            "export-triton",
+            str(path),
+            "--repository",
+            str(tmp_path / "r"),
+            "--max-batch-size",
+            "32",
+            "--instances",
+            "2",
+        ]
+    )
     assert args.fn(args) == 0
     assert "tritonserver --model-repository=" in capsys.readouterr().out
     cfg = parse_config(tmp_path / "r" / "mlp" / "config.pbtxt")

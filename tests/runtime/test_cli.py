@@ -64,8 +64,10 @@ def test_run_writes_outputs(mlp: Path, tmp_path: Path, capsys: pytest.CaptureFix
     a = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
     np.save(tmp_path / "a.npy", a)
     out_dir = tmp_path / "out"
-    assert main(["run", str(mlp), "--input", f"x={tmp_path / 'a.npy'}",
-                 "--output-dir", str(out_dir)]) == 0
+    assert (
+        main(["run", str(mlp), "--input", f"x={tmp_path / 'a.npy'}", "--output-dir", str(out_dir)])
+        == 0
+    )
     expected = Session(mlp).run({"x": a})["output"]
     np.testing.assert_array_equal(np.load(out_dir / "output.npy"), expected)
     assert "output: float32[2, 4]" in capsys.readouterr().out
@@ -97,8 +99,22 @@ def test_bench_json(mlp: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_plot(mlp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
     png = tmp_path / "bench.png"
-    assert main(["bench", str(mlp), "--batch", "4", "--seconds", "0.02", "--no-torch",
-                 "--plot", str(png)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(mlp),
+                "--batch",
+                "4",
+                "--seconds",
+                "0.02",
+                "--no-torch",
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "batch 1:" in capsys.readouterr().out
 

@@ -25,6 +25,8 @@ from onnxlayers.runtime import Session, verify
 from onnxlayers.runtime.cuda_kernels import cuda_caveats
 from onnxlayers.runtime.session import LoweringNotAppliedWarning, prepare_for
 
+pytestmark = pytest.mark.providers
+
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 PLANS = [pytest.param(["cpu"], id="cpu-plan"), pytest.param(["cuda", "cpu"], id="cuda-first")]
 X = np.array([[-2.0, -0.5, 0.0, 1.5]], np.float32)

@@ -1,0 +1,116 @@
+"""Whole networks: our graph vs torch's own exporter's graph vs torch eager, in one process.
+
+For each reference network of ``tests/networks.py`` (full size) at batch 1 and 8: our export
+(``from_torch`` + ``Model.to_onnx``) run in our ``Session``, torch's exporter's graph
+(``torch.onnx.export(..., dynamo=False)``) in a raw ``onnxruntime.InferenceSession`` with the
+same options, and torch eager. Each is timed in blocks after a warm-up (never interleaved call
+by call); the medians and the ratios ours / torch-export and ours / eager are printed. The
+issue's goals: ours <= 1.0x torch's exporter (exactness must cost nothing measurable) and
+<= 0.5x torch eager on ResNet-18 and MobileNetV2.
+
+    python benchmarks/bench_models.py [--only resnet18] [--batch 1 8] [--rounds 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from onnxlayers.builder import from_torch
+from onnxlayers.runtime import Session
+from onnxlayers.runtime.timing import time_blocks
+from tests import networks as nets
+
+FULL: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = {
+    "resnet18": (nets.resnet18, (3, 224, 224)),
+    "mobilenet_v2": (nets.mobilenet_v2, (3, 224, 224)),
+    "squeezenet1_1": (nets.squeezenet1_1, (3, 224, 224)),
+    "vgg11_bn": (nets.vgg11_bn, (3, 224, 224)),
+    "lenet5": (nets.lenet5, (1, 32, 32)),
+    "segnet": (lambda: nets.SegNet(width=64), (3, 224, 224)),
+    "unet": (lambda: nets.UNet(width=32), (3, 224, 224)),
+    "bottleneck": (nets.bottleneck_block, (64, 56, 56)),
+    "densenet_block": (lambda: nets.DenseBlock(6, 64, 32), (64, 56, 56)),
+    "mobilenet_v3_block": (nets.MobileNetV3Block, (24, 56, 56)),
+    "shufflenet_v2_unit": (lambda: nets.ShuffleUnit(116), (116, 28, 28)),
+    "efficientnet_mbconv": (lambda: nets.MBConv(24, 6, 24), (24, 56, 56)),
+    "convnext_block": (lambda: nets.ConvNeXtBlock(96), (96, 56, 56)),
+}
+
+
+def torch_export(net: torch.nn.Module, x: torch.Tensor) -> bytes:
+    """torch's legacy exporter's graph (dynamic batch), as bytes."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=18,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    return buf.getvalue()
+
+
+def median_ms(fn: Callable[[], object], rounds: int) -> float:
+    """Median over ``rounds`` of :func:`time_blocks` medians, in ms."""
+    return statistics.median(time_blocks(fn, blocks=5, min_block_s=0.1).ms for _ in range(rounds))
+
+
+def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
+    factory, shape = FULL[name]
+    net = nets.seeded(factory())
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, *shape))
+                         .astype(np.float32))
+    ours = Session(from_torch(net, (1, *shape)).to_onnx())
+    feeds = {ours.input_specs[0].name: x.numpy()}
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    theirs = ort.InferenceSession(torch_export(net, x), options,
+                                  providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        want = net(x).numpy()
+    got = ours.run(feeds)[ours.output_names[0]]
+    error = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+    with torch.no_grad():
+        t_eager = median_ms(lambda: net(x), rounds)
+    t_ours = median_ms(lambda: ours.run(feeds), rounds)
+    t_export = median_ms(lambda: theirs.run(None, {"x": x.numpy()}), rounds)
+    return {"network": name, "batch": batch, "ours_ms": t_ours, "torch_export_ms": t_export,
+            "eager_ms": t_eager, "vs_export": t_ours / t_export, "vs_eager": t_ours / t_eager,
+            "rel_error": error}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=list(FULL), choices=list(FULL))
+    parser.add_argument("--batch", nargs="*", type=int, default=[1, 8])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    rows = [bench(name, b, args.rounds) for name in args.only for b in args.batch]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'network':22} {'N':>2} {'ours ms':>9} {'export ms':>9} {'eager ms':>9} "
+          f"{'/export':>7} {'/eager':>7} {'rel err':>8}")
+    for r in rows:
+        print(f"{r['network']:22} {r['batch']:>2} {r['ours_ms']:9.2f} {r['torch_export_ms']:9.2f} "
+              f"{r['eager_ms']:9.2f} {r['vs_export']:7.2f} {r['vs_eager']:7.2f} "
+              f"{r['rel_error']:8.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
