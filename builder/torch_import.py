@@ -26,7 +26,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -244,14 +244,30 @@ class _Importer:
             f"from_torch: {self.where(node)} is not supported{why}. {_supported_text()}")
 
     # -------------------------------------------------------------- building blocks
-    @staticmethod
-    def tensor(v: Any, what: str = "input") -> Tensor:
-        """``v`` as a symbolic tensor (an input or a layer's output)."""
+    def tensor(self, v: Any, what: str = "input") -> Tensor:
+        """``v`` as a symbolic tensor: an input, a layer's output, or a module's own tensor
+        (``self.layer_scale``) as the output of a :class:`Parameter` layer."""
         if isinstance(v, Tensor):
             return v
-        kind = f"the module's tensor {v.path!r}" if isinstance(v, _Param) else repr(v)
+        if isinstance(v, _Param) and "Parameter" in LAYERS and v.value.is_floating_point():
+            key = f"<parameter {v.path}>"
+            if key not in self.layers:
+                layer = cast(Any, LAYERS["Parameter"])(tuple(v.value.shape))
+                layer.name = v.path
+                layer.weight = _numpy(v.value)
+                self.layers[key] = layer
+            out: Tensor = self.layers[key]()
+            return out
         raise UnsupportedTorchError(
-            f"{what} is {kind}; only tensors computed from the inputs can be used here")
+            f"{what} is {v!r}; only tensors (inputs, layer outputs, the module's own float "
+            "tensors) can be used here")
+
+    def adopt(self, layer: Layer, training: bool | None = None) -> Layer:
+        """Name ``layer`` after the current node and set its mode (see :meth:`new_layer`)."""
+        layer.name = self.node.name
+        wanted = self._owner_training() if training is None else training
+        layer.train(self.keep_training and wanted)
+        return layer
 
     @staticmethod
     def param(v: Any, what: str) -> np.ndarray:
@@ -263,11 +279,7 @@ class _Importer:
 
     def new_layer(self, layer_type: str, *, training: bool | None = None, **args: Any) -> Layer:
         """A layer for the current function node, named after the node."""
-        layer = LAYERS[layer_type](**args)
-        layer.name = self.node.name
-        wanted = self._owner_training() if training is None else training
-        layer.train(self.keep_training and wanted)
-        return layer
+        return self.adopt(LAYERS[layer_type](**args), training)
 
     def _owner_training(self) -> bool:
         path, _ = self._owner(self.node)
@@ -287,14 +299,19 @@ class _Importer:
             target = target[0]
         dims = [_dim_of(d) for d in target]
         start = None if any(d is False for d in dims) else flatten_start(t.shape, dims)
-        if start is None:
+        if start is not None:
+            return self.apply("Flatten", {"start_dim": start, "end_dim": -1}, t)
+        if any(d is False or d is None for d in dims) or "Reshape" not in LAYERS:
             raise UnsupportedTorchError(
-                f"reshaping {t.shape!r} to {tuple(dims)!r} is not a provable flatten of trailing "
-                "dims, the only reshape that maps (x.flatten(1), x.view(x.size(0), -1)); with a "
-                "dynamic batch dim, write x.size(0) rather than a literal batch size, or use "
-                "from_torch(..., dynamic_batch=False)"
-            )
-        return self.apply("Flatten", {"start_dim": start, "end_dim": -1}, t)
+                f"reshaping {t.shape!r} to {tuple(dims)!r}: each size must be an int, -1 or a "
+                "dim read from a tensor (x.size(0)); an unnamed dynamic dim cannot be used")
+        named = [d for d in dims if isinstance(d, str)]
+        if dims and t.shape and isinstance(t.shape[0], str) and not named and dims[0] != -1:
+            raise UnsupportedTorchError(
+                f"reshaping {t.shape!r} to {tuple(dims)!r} fixes the dynamic batch dim "
+                f"{t.shape[0]!r} to {dims[0]!r}; write x.size(0) rather than a literal batch "
+                "size, or use from_torch(..., dynamic_batch=False)")
+        return self.apply("Reshape", {"shape": dims}, t)
 
     # -------------------------------------------------------------- nodes
     def unsupported_nodes(self, graph: Any) -> list[str]:
@@ -531,12 +548,205 @@ def _max_unpool2d(cx: _Importer, input: Any, indices: Any, kernel_size: Any, str
     return cx.call(layer, input, indices, output_size=output_size)
 
 
-@_maps("torch.nn.functional.dropout")
+@_maps("torch.nn.functional.dropout", layer="Dropout")
 def _dropout(cx: _Importer, input: Any, p: float = 0.5, training: bool = True,
              inplace: bool = False) -> Any:
-    if training and p > 0:
-        raise UnsupportedTorchError("training=True is random; pass training=False (eval)")
-    return cx.tensor(input)
+    return cx.apply("Dropout", {"p": p}, input, training=bool(training))
+
+
+@_maps("torch.nn.functional.dropout2d", layer="Dropout2d")
+def _dropout2d(cx: _Importer, input: Any, p: float = 0.5, training: bool = True,
+               inplace: bool = False) -> Any:
+    return cx.apply("Dropout2d", {"p": p}, input, training=bool(training))
+
+
+def _optional(cx: _Importer, v: Any, what: str) -> np.ndarray | None:
+    return None if v is None else cx.param(v, what)
+
+
+@_maps("torch.nn.functional.conv2d", "torch.conv2d", layer="Conv2d")
+def _conv2d(cx: _Importer, input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+    layer = LAYERS["Conv2d"].from_weights(  # type: ignore[attr-defined]
+        cx.param(weight, "weight"), _optional(cx, bias, "bias"), stride=_plain(stride),
+        padding=_plain(padding), dilation=_plain(dilation), groups=groups)
+    return cx.call(cx.adopt(layer), input)
+
+
+@_maps("torch.nn.functional.conv_transpose2d", "torch.conv_transpose2d", layer="ConvTranspose2d")
+def _conv_transpose2d(cx: _Importer, input: Any, weight: Any, bias: Any = None,
+                      stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                      groups: int = 1, dilation: Any = 1) -> Any:
+    layer = LAYERS["ConvTranspose2d"].from_weights(  # type: ignore[attr-defined]
+        cx.param(weight, "weight"), _optional(cx, bias, "bias"), stride=_plain(stride),
+        padding=_plain(padding), output_padding=_plain(output_padding), groups=groups,
+        dilation=_plain(dilation))
+    return cx.call(cx.adopt(layer), input)
+
+
+@_maps("torch.nn.functional.batch_norm", layer="BatchNorm2d")
+def _batch_norm(cx: _Importer, input: Any, running_mean: Any, running_var: Any,
+                weight: Any = None, bias: Any = None, training: bool = False,
+                momentum: float = 0.1, eps: float = 1e-5) -> Any:
+    x = cx.tensor(input)
+    if x.ndim != 4:
+        raise UnsupportedTorchError(f"batch_norm of a rank-{x.ndim} input; only 4-D (N, C, H, W)")
+    stats = [_optional(cx, v, n) for v, n in ((running_mean, "running_mean"),
+                                              (running_var, "running_var"))]
+    batch = bool(training) or stats[0] is None  # no running statistics: batch statistics
+    layer = LAYERS["BatchNorm2d"].from_weights(  # type: ignore[attr-defined]
+        stats[0], stats[1], _optional(cx, weight, "weight"), _optional(cx, bias, "bias"), eps,
+        training=batch, momentum=momentum, num_features=x.shape[1])
+    layer.name = cx.node.name
+    return cx.call(layer.train(batch and (cx.keep_training or stats[0] is None)), x)
+
+
+@_maps("torch.nn.functional.layer_norm", layer="LayerNorm")
+def _layer_norm(cx: _Importer, input: Any, normalized_shape: Any, weight: Any = None,
+                bias: Any = None, eps: float = 1e-5) -> Any:
+    layer = LAYERS["LayerNorm"].from_weights(  # type: ignore[attr-defined]
+        _plain(normalized_shape), _optional(cx, weight, "weight"), _optional(cx, bias, "bias"),
+        eps)
+    return cx.call(cx.adopt(layer), input)
+
+
+def _pointwise(layer: str, *names: str, **defaults: Any) -> None:
+    """Map ``names`` (functions with torch's ``(input, <defaults...>, inplace)`` signature) to
+    ``layer`` built from the keyword arguments in ``defaults``' order."""
+
+    def convert(cx: _Importer, input: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = dict(zip(defaults, args, strict=False)) | kwargs
+        values = {k: bound.get(k, v) for k, v in defaults.items()}
+        return cx.apply(layer, values, input)
+
+    _maps(*names, layer=layer)(convert)
+
+
+_pointwise("ReLU6", "torch.nn.functional.relu6")
+_pointwise("Hardtanh", "torch.nn.functional.hardtanh", min_val=-1.0, max_val=1.0)
+_pointwise("ELU", "torch.nn.functional.elu", alpha=1.0)
+_pointwise("SELU", "torch.nn.functional.selu", "torch.selu")
+_pointwise("CELU", "torch.nn.functional.celu", "torch.celu", alpha=1.0)
+_pointwise("GELU", "torch.nn.functional.gelu", approximate="none")
+_pointwise("SiLU", "torch.nn.functional.silu")
+_pointwise("Mish", "torch.nn.functional.mish")
+_pointwise("Hardswish", "torch.nn.functional.hardswish")
+_pointwise("Hardsigmoid", "torch.nn.functional.hardsigmoid")
+_pointwise("Softplus", "torch.nn.functional.softplus", beta=1.0, threshold=20.0)
+
+
+def _softmax_rule(layer: str, *names: str) -> None:
+    def convert(cx: _Importer, input: Any, dim: Any = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Any:
+        if dtype is not None:
+            raise UnsupportedTorchError(f"dtype={dtype!r}; cast the input instead")
+        return cx.apply(layer, {"dim": dim}, input)
+
+    _maps(*names, layer=layer)(convert)
+
+
+_softmax_rule("Softmax", "torch.nn.functional.softmax", "torch.softmax", "Tensor.softmax")
+_softmax_rule("LogSoftmax", "torch.nn.functional.log_softmax", "torch.log_softmax",
+              "Tensor.log_softmax")
+
+
+@_maps("torch.nn.functional.adaptive_avg_pool2d", layer="AdaptiveAvgPool2d")
+def _adaptive_avg_pool2d(cx: _Importer, input: Any, output_size: Any) -> Any:
+    return cx.apply("AdaptiveAvgPool2d", {"output_size": output_size}, input)
+
+
+@_maps("torch.nn.functional.adaptive_max_pool2d",
+       "torch.nn.functional.adaptive_max_pool2d_with_indices", layer="AdaptiveMaxPool2d")
+def _adaptive_max_pool2d(cx: _Importer, input: Any, output_size: Any,
+                         return_indices: bool = False) -> Any:
+    if cx.node.target is _resolve("torch.nn.functional.adaptive_max_pool2d_with_indices"):
+        return_indices = True
+    args = {"output_size": output_size, "return_indices": return_indices}
+    return cx.apply("AdaptiveMaxPool2d", args, input)
+
+
+@_maps("torch.nn.functional.interpolate", "torch.nn.functional.upsample", layer="Upsample")
+def _interpolate(cx: _Importer, input: Any, size: Any = None, scale_factor: Any = None,
+                 mode: str = "nearest", align_corners: Any = None,
+                 recompute_scale_factor: Any = None, antialias: bool = False) -> Any:
+    if antialias:
+        raise UnsupportedTorchError("antialias=True; only antialias=False")
+    args = {"size": size, "scale_factor": scale_factor, "mode": mode,
+            "align_corners": align_corners, "recompute_scale_factor": recompute_scale_factor}
+    return cx.apply("Upsample", args, input)
+
+
+@_maps("operator.mul", "operator.imul", "torch.mul", "Tensor.mul", layer="Mul")
+def _mul(cx: _Importer, input: Any, other: Any, *, out: Any = None) -> Any:
+    sizes = _size_arith(input, other, lambda a, b: a * b)
+    if sizes is not None:
+        return sizes
+    if out is not None:
+        raise UnsupportedTorchError(f"out={out!r}; expected no out=")
+    return cx.apply("Mul", {}, input, other)
+
+
+@_maps("operator.floordiv")
+def _floordiv(cx: _Importer, a: Any, b: Any) -> Any:
+    sizes = _size_arith(a, b, lambda x, y: x // y)
+    if sizes is None:
+        raise UnsupportedTorchError(f"{a!r} // {b!r}; only sizes read from tensors (x.size(1))")
+    return sizes
+
+
+def _size_arith(a: Any, b: Any, fn: Callable[[int, int], int]) -> Any:
+    """Arithmetic on sizes read from tensors (``c // groups``); None when either is a tensor."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor) or isinstance(a, _Param) \
+            or isinstance(b, _Param):
+        return None
+    x, y = (v.value if isinstance(v, _Dim) else v for v in (a, b))
+    if isinstance(x, int) and isinstance(y, int):
+        return _Dim(fn(x, y)) if isinstance(a, _Dim) or isinstance(b, _Dim) else fn(x, y)
+    raise UnsupportedTorchError(f"arithmetic on the dynamic dim {x!r}; only static sizes")
+
+
+@_maps("torch.cat", "torch.concat", "torch.concatenate", layer="Cat")
+def _cat(cx: _Importer, tensors: Any, dim: int = 0, *, axis: Any = None, out: Any = None) -> Any:
+    if out is not None:
+        raise UnsupportedTorchError(f"out={out!r}; expected no out=")
+    return cx.apply("Cat", {"dim": dim if axis is None else axis}, *tensors)
+
+
+@_maps("torch.mean", "Tensor.mean", layer="Mean")
+def _mean(cx: _Importer, input: Any, dim: Any = None, keepdim: bool = False, *,
+          dtype: Any = None, out: Any = None) -> Any:
+    if out is not None:
+        raise UnsupportedTorchError(f"out={out!r}; expected no out=")
+    return cx.apply("Mean", {"dim": dim, "keepdim": keepdim, "dtype": dtype}, input)
+
+
+@_maps("torch.permute", layer="Permute")
+def _permute(cx: _Importer, input: Any, dims: Any) -> Any:
+    return cx.apply("Permute", {"dims": dims}, input)
+
+
+@_maps("Tensor.permute", layer="Permute")
+def _permute_method(cx: _Importer, input: Any, *dims: Any) -> Any:
+    if len(dims) == 1 and isinstance(dims[0], tuple):
+        dims = dims[0]
+    return cx.apply("Permute", {"dims": dims}, input)
+
+
+@_maps("torch.transpose", "Tensor.transpose", "torch.swapaxes", "torch.swapdims",
+       "Tensor.swapaxes", "Tensor.swapdims", layer="Transpose")
+def _transpose(cx: _Importer, input: Any, dim0: int, dim1: int) -> Any:
+    return cx.apply("Transpose", {"dim0": dim0, "dim1": dim1}, input)
+
+
+@_maps("torch.chunk", "Tensor.chunk", layer="Chunk")
+def _chunk(cx: _Importer, input: Any, chunks: int, dim: int = 0) -> Any:
+    return cx.apply("Chunk", {"chunks": chunks, "dim": dim}, input)
+
+
+@_maps("torch.split", "Tensor.split", "Tensor.split_with_sizes", layer="Split")
+def _split(cx: _Importer, tensor: Any, split_size_or_sections: Any, dim: int = 0) -> Any:
+    return cx.apply("Split", {"split_size_or_sections": split_size_or_sections, "dim": dim},
+                    tensor)
 
 
 @_maps("Tensor.contiguous")

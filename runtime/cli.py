@@ -2,10 +2,14 @@
 arguments here and calls a library function (`verify`, `Session`, `export_factory`,
 `write_triton_repository`...).
 
-Exit codes: 0 ok, 1 verification failed, 2 usage or input error.
+Exit codes: 0 ok, 1 verification failed, 2 usage or input error (argparse's own errors, a bad
+value such as ``--batch 0``, a file that cannot be loaded, a provider explicitly asked for that
+onnxruntime cannot use).
 
 >>> build_parser().parse_args(["verify", "models/lenet.onnx", "--json"]).json
 True
+>>> build_parser().parse_args(["bench", "m.onnx", "--provider", "cuda"]).provider
+'CUDAExecutionProvider'
 """
 
 from __future__ import annotations
@@ -13,24 +17,191 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from onnxlayers.builder import BuildError, LayerTypeError, Program
 
-from .compare import format_table
+from .compare import Report, format_table
 from .errors import MismatchError, RuntimeFault
+from .feeds import TensorSpec
 
 OK, FAILED, USAGE = 0, 1, 2
 
 
-def _providers(arg: str | None) -> list[str]:
-    from .providers import best_providers
+def version() -> str:
+    """The installed package's version (``onnxlayers --version``).
 
-    return best_providers() if arg is None else [arg]
+    >>> version().count(".") >= 1
+    True
+    """
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("onnxlayers")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+        return "unknown (not installed)"
+
+
+# ----------------------------------------------------------------------------- argument types
+def provider_name(text: str) -> str:
+    """argparse type of ``--provider``: ``cpu``, ``cuda`` or an onnxruntime provider name,
+    matched like `match_provider` (case-insensitive, partial), to its full name.
+
+    >>> provider_name("cuda"), provider_name("CPUExecutionProvider")
+    ('CUDAExecutionProvider', 'CPUExecutionProvider')
+    >>> provider_name("nope")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 'nope' is not a known execution provider; choose cpu, cuda or ...
+    """
+    import onnxruntime as ort
+
+    from .errors import ProviderError
+    from .providers import match_provider
+
+    try:
+        return match_provider(text)
+    except ProviderError:
+        names = ", ".join(ort.get_all_providers())
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a known execution provider; choose cpu, cuda or one of "
+            f"onnxruntime's names: {names}"
+        ) from None
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type accepting integers >= ``low`` (``--batch``, ``--instances``...).
+
+    >>> _int_at_least(1)("3")
+    3
+    >>> _int_at_least(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '0' is invalid; expected an integer >= 1
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is invalid; expected an integer >= {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0.
+
+    >>> positive_float("0.5")
+    0.5
+    >>> positive_float("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '0' is invalid; expected a number > 0
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid; expected a number > 0")
+    return value
+
+
+positive_int = _int_at_least(1)
+nonnegative_int = _int_at_least(0)
+
+
+def parse_dim(text: str) -> tuple[str, int]:
+    """argparse type of ``bench --dims``: ``NAME=SIZE`` (a dim's name, or ``INPUT:AXIS`` for an
+    unnamed dim) with SIZE an integer >= 1.
+
+    >>> parse_dim("seq=128"), parse_dim("x:2=7")
+    (('seq', 128), ('x:2', 7))
+    """
+    name, sep, size = text.rpartition("=")
+    try:
+        value = int(size)
+    except ValueError:
+        value = 0
+    if not sep or not name or value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid; expected NAME=SIZE with SIZE >= 1, NAME a dynamic dim's name "
+            "or INPUT:AXIS (e.g. seq=128 or x:1=128)"
+        )
+    return name, value
+
+
+# ----------------------------------------------------------------------------- providers
+def _probe_model() -> onnx.ModelProto:
+    """A one-node model: opening a session on it says whether a provider can be used."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "provider_probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    # IR 10 (opset 21's): onnxruntime releases older than this onnx still read it
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
+def choose_providers(args: argparse.Namespace) -> list[str]:
+    """The providers a command's sessions get, decided once per command, before any run.
+
+    ``--provider X`` is an explicit request: when onnxruntime cannot use X this raises
+    `ProviderError` with onnxruntime's reason (exit 2), unless ``--fallback`` allows the CPU, in
+    which case onnxruntime's fallback warning is printed to stderr once. Without ``--provider``
+    the best available is used (`best_providers`: CUDA then CPU where CUDA is listed) and a
+    fallback is allowed, with one note on stderr. Either way the commands print the provider
+    their sessions really ran on (``Session.providers``), not this choice.
+
+    >>> choose_providers(argparse.Namespace(provider="CPUExecutionProvider", fallback=False,
+    ...                                     command="verify"))
+    ['CPUExecutionProvider']
+    """
+    from .errors import ProviderError
+    from .providers import CPU, ProviderFallbackWarning, best_providers
+    from .session import Session
+
+    explicit = args.provider is not None
+    wanted = [args.provider] if explicit else best_providers()
+    if wanted[0] == CPU:
+        return wanted
+    if explicit and args.fallback:
+        wanted.append(CPU)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ProviderFallbackWarning)
+            used = Session(_probe_model(), providers=wanted, strict=explicit and not args.fallback)
+    except ProviderError as err:
+        reason = str(err).removesuffix("; strict=True refuses to fall back")
+        raise ProviderError(
+            f"--provider {args.provider}: {reason}; pass --fallback to run on the CPU instead"
+        ) from None
+    if wanted[0] in used.providers:
+        return wanted
+    reasons = [str(w.message) for w in caught if issubclass(w.category, ProviderFallbackWarning)]
+    reason = reasons[0] if reasons else f"{wanted[0]} could not be used"
+    kind = "warning" if explicit else "note"
+    print(
+        f"onnxlayers {args.command}: {kind}: running on {used.providers[0]}: {reason}",
+        file=sys.stderr,
+    )
+    return used.providers
 
 
 # ----------------------------------------------------------------------------- demo
@@ -41,7 +212,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .session import Session
     from .verification import verify
 
-    providers = _providers(args.provider)
+    providers = choose_providers(args)
     paths = write_zoo(args.output_dir)
     rows, failed = [], 0
     for path in paths:
@@ -61,12 +232,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             failed += 1
             print(report, file=sys.stderr)
     example = Path(args.output_dir) / "linear_example.onnx"
-    got = Session(example, providers=providers).run({"x": LINEAR_EXAMPLE_INPUT})["output"]
+    session = Session(example, providers=providers)
+    got = session.run({"x": LINEAR_EXAMPLE_INPUT})["output"]
     exact = bool(np.array_equal(got, LINEAR_EXAMPLE_OUTPUT))
     failed += not exact
     print(format_table(("model", "provider", "outputs", "max abs err", "vs NumPy oracle"), rows))
     print(
-        f"\nlinear_example: [1, 2, 3] -> {got.ravel().tolist()} "
+        f"\nlinear_example on {session.providers[0]}: [1, 2, 3] -> {got.ravel().tolist()} "
         f"({'exact' if exact else 'WRONG: expected [6, 12, 18, 24]'})"
     )
     print(
@@ -78,20 +250,92 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- verify
-def cmd_verify(args: argparse.Namespace) -> int:
+@dataclass
+class Checked:
+    """One model of ``verify A B C``: its report, or the error that stopped it.
+
+    >>> Checked("gone.onnx", error="gone.onnx: no such file").as_dict()["status"]
+    'error'
+    """
+
+    model: str
+    report: Report | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.report is None:
+            return "error"
+        return "ok" if self.report.ok else "FAIL"
+
+    @property
+    def provider(self) -> str:
+        """The provider that really ran (``-`` when none did)."""
+        if self.report is None or not self.report.providers:  # not `if report`: bool is .ok
+            return "-"
+        return self.report.providers[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        report = self.report.as_dict() if self.report is not None else {"ok": False}
+        return {
+            "model": self.model,
+            "status": self.status,
+            "provider": None if self.report is None else self.provider,
+            "providers": list(self.report.providers) if self.report is not None else [],
+            "error": self.error,
+            **report,
+        }
+
+
+def _check_one(path: str, args: argparse.Namespace, providers: list[str]) -> Checked:
     from .verification import verify
 
-    reports = [
-        verify(
-            m, providers=_providers(args.provider), rtol=args.rtol, atol=args.atol, seed=args.seed
-        )
-        for m in args.model
-    ]
+    try:
+        report = verify(path, providers=providers, rtol=args.rtol, atol=args.atol, seed=args.seed)
+    except (BuildError, LayerTypeError, RuntimeFault, OSError) as e:
+        print(f"onnxlayers verify: error: {e}", file=sys.stderr)
+        return Checked(path, error=str(e))
+    return Checked(path, report=report)
+
+
+def _short(text: str, width: int = 72) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify every model, then a summary line per model; a model that cannot be loaded or has
+    no layer program is an error there, not the end of the run."""
+    providers = choose_providers(args)
+    checked = []
+    for path in args.model:
+        one = _check_one(path, args, providers)
+        checked.append(one)
+        if one.report is not None and not args.json:
+            print(one.report, end="\n\n")
     if args.json:
-        print(json.dumps([r.as_dict() for r in reports], indent=2))
+        print(json.dumps([c.as_dict() for c in checked], indent=2))
     else:
-        print("\n\n".join(str(r) for r in reports))
-    return OK if all(r.ok for r in reports) else FAILED
+        rows = [
+            (
+                c.model,
+                c.provider,
+                c.status
+                if c.error is None
+                else f"error: {_short(c.error.removeprefix(f'{c.model}: '))}",
+            )
+            for c in checked
+        ]
+        print(format_table(("model", "provider", "result"), rows))
+        counts = {s: sum(c.status == s for c in checked) for s in ("ok", "FAIL", "error")}
+        print(
+            f"{counts['ok']} of {len(checked)} verified"
+            + (f", {counts['FAIL']} failed" if counts["FAIL"] else "")
+            + (f", {counts['error']} could not be checked" if counts["error"] else "")
+        )
+    if any(c.status == "FAIL" for c in checked):
+        return FAILED
+    return USAGE if any(c.status == "error" for c in checked) else OK
 
 
 # ----------------------------------------------------------------------------- run
@@ -102,7 +346,33 @@ def _parse_input(text: str) -> tuple[str, Path]:
     return name, Path(file)
 
 
+SMALL = 1000
+"""Arrays up to this many elements are printed whole by ``run --print``; larger ones summarised."""
+
+
+def format_value(value: np.ndarray) -> str:
+    """numpy's repr of an output: every element at full (round-trip) precision for a small
+    array, numpy's summary plus min/max/mean for a large one.
+
+    >>> print(format_value(np.array([0.1, 1 / 3], np.float32)))
+    array([0.1      , 0.33333334], dtype=float32)
+    >>> print(format_value(np.arange(2000.0)).splitlines()[-1])
+    (2000 elements: min 0, max 1999, mean 999.5)
+    """
+    array = np.asarray(value)
+    with np.printoptions(floatmode="unique", threshold=SMALL, edgeitems=3, linewidth=100):
+        text = repr(array)
+    if array.size > SMALL and array.dtype.kind in "biuf":
+        stats = ", ".join(
+            f"{k} {float(f(array)):.6g}"
+            for k, f in (("min", np.min), ("max", np.max), ("mean", np.mean))
+        )
+        text += f"\n({array.size} elements: {stats})"
+    return text
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """Run any ONNX file on .npy inputs; print each output's type (and values with --print)."""
     from .session import Session
 
     feeds = {}
@@ -111,7 +381,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             feeds[name] = np.load(file, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise RuntimeFault(f"--input {name}={file}: cannot read a .npy array ({e})") from e
-    outputs = Session(args.model, providers=_providers(args.provider)).run(feeds)
+    session = Session(args.model, providers=choose_providers(args))
+    outputs = session.run(feeds)
+    print(f"provider: {session.providers[0]}")
     out_dir = Path(args.output_dir) if args.output_dir else None
     for name, value in outputs.items():
         line = f"{name}: {value.dtype}{list(value.shape)}"
@@ -120,6 +392,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             np.save(out_dir / f"{_safe(name)}.npy", value)
             line += f" -> {out_dir / (_safe(name) + '.npy')}"
         print(line)
+        if args.print:
+            print(format_value(value))
     return OK
 
 
@@ -128,50 +402,125 @@ def _safe(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- inspect
+def graph_specs(proto: onnx.ModelProto) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The inputs (initializers excluded) and outputs of a model's graph, read from the file
+    (no session: inspect works on files onnxruntime cannot run here).
+
+    >>> import onnx.helper as h
+    >>> g = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g",
+    ...     [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 3])],
+    ...     [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)])
+    >>> [str(s) for s in graph_specs(h.make_model(g))[0] + graph_specs(h.make_model(g))[1]]
+    ['float32[N, 3]', 'float32[?]']
+    """
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = [_spec(v) for v in proto.graph.input if v.name not in initializers]
+    return inputs, [_spec(v) for v in proto.graph.output]
+
+
+def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
+    kind = value.type.WhichOneof("value")
+    if kind != "tensor_type":
+        return TensorSpec(value.name, None, None, str(kind or "undefined"))
+    tensor = value.type.tensor_type
+    onnx_type = f"tensor({onnx.TensorProto.DataType.Name(tensor.elem_type).lower()})"
+    try:
+        dtype: np.dtype[Any] | None = np.dtype(
+            onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        )
+    except (KeyError, TypeError, ValueError):
+        dtype = None
+    shape = (
+        tuple(
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+            for d in tensor.shape.dim
+        )
+        if tensor.HasField("shape")
+        else None
+    )
+    return TensorSpec(value.name, dtype, shape, onnx_type)
+
+
+def _spec_dict(spec: TensorSpec) -> dict[str, Any]:
+    dtype = spec.dtype.name if spec.dtype is not None else spec.onnx_type
+    return {
+        "name": spec.name,
+        "dtype": dtype,
+        "shape": None if spec.shape is None else list(spec.shape),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """A layer argument as JSON: tuples become lists, numpy scalars numbers, the rest repr.
+
+    >>> jsonable({"kernel_size": (2, 2), "p": np.float32(0.5), "dtype": np.dtype("int64")})
+    {'kernel_size': [2, 2], 'p': 0.5, 'dtype': "dtype('int64')"}
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """Inputs, outputs, opsets, functions and layers of any ONNX file (ours or not)."""
     from .loading import load_model
-    from .session import Session
+    from .providers import CUDA
 
     proto = load_model(args.model)
-    opsets = {imp.domain or "ai.onnx": imp.version for imp in proto.opset_import}
+    inputs, outputs = graph_specs(proto)
+    try:
+        prog: Program | None = Program.from_onnx(proto, source=args.model)
+    except BuildError:
+        prog = None
     info: dict[str, Any] = {
         "model": args.model,
-        "opsets": opsets,
-        "functions": [f"{f.domain}.{f.name}" for f in proto.functions],
-    }
-    sess = Session(proto)
-    info["inputs"] = [f"{s.name}: {s}" for s in sess.input_specs]
-    info["outputs"] = [f"{s.name}: {s}" for s in sess.output_specs]
-    try:
-        prog = Program.from_onnx(proto, source=args.model)
-        info["layers"] = [
-            f"{c.node}: {c.type}({_args(c.args)})" + (" [train]" if c.training else "")
+        "opsets": {imp.domain or "ai.onnx": imp.version for imp in proto.opset_import},
+        "functions": [{"domain": f.domain, "name": f.name} for f in proto.functions],
+        "inputs": [_spec_dict(s) for s in inputs],
+        "outputs": [_spec_dict(s) for s in outputs],
+        "layer_program": prog is not None,
+        "layers": None
+        if prog is None
+        else [
+            {"node": c.node, "type": c.type, "args": jsonable(c.args), "training": c.training}
             for c in prog.calls
-        ]
-    except BuildError:
-        info["layers"] = None
-    if args.provider and args.provider.lower().startswith("cuda"):
+        ],
+        "provider": args.provider,
+        "cuda_fallbacks": None,
+        "cuda_caveats": None,
+    }
+    fallbacks_text = ""
+    if args.provider == CUDA:
         from .cuda_kernels import cuda_caveats, cuda_fallbacks, format_fallbacks
         from .session import prepare_for
 
-        on_cuda = prepare_for(proto, ["CUDAExecutionProvider"])  # what a CUDA session runs
-        info["cuda_fallbacks"] = format_fallbacks(cuda_fallbacks(on_cuda), cuda_caveats(on_cuda))
+        on_cuda = prepare_for(proto, [CUDA])  # what a CUDA session runs
+        fallbacks, caveats = cuda_fallbacks(on_cuda), cuda_caveats(on_cuda)
+        info["cuda_fallbacks"] = [asdict(f) for f in fallbacks]
+        info["cuda_caveats"] = [asdict(c) for c in caveats]
+        fallbacks_text = format_fallbacks(fallbacks, caveats)
     if args.json:
         print(json.dumps(info, indent=2))
         return OK
     print(f"model:     {args.model}")
-    print("opsets:    " + ", ".join(f"{d} {v}" for d, v in opsets.items()))
-    print("functions: " + (", ".join(info["functions"]) or "none"))
-    print("inputs:    " + ", ".join(info["inputs"]))
-    print("outputs:   " + ", ".join(info["outputs"]))
-    if info["layers"] is None:
-        print("layers:    (no onnxlayers layer program: not built by onnxlayers)")
+    print("opsets:    " + ", ".join(f"{d} {v}" for d, v in info["opsets"].items()))
+    print("functions: " + (", ".join(f"{f.domain}.{f.name}" for f in proto.functions) or "none"))
+    print("inputs:    " + ", ".join(f"{s.name}: {s}" for s in inputs))
+    print("outputs:   " + ", ".join(f"{s.name}: {s}" for s in outputs))
+    if prog is None:
+        print("layers:    none (no layer program: not built by onnxlayers)")
     else:
         print("layers:")
-        for line in info["layers"]:
-            print(f"  {line}")
-    if "cuda_fallbacks" in info:
-        print(info["cuda_fallbacks"])
+        for c in prog.calls:
+            print(f"  {c.node}: {c.type}({_args(c.args)})" + (" [train]" if c.training else ""))
+    if fallbacks_text:
+        print(fallbacks_text)
     return OK
 
 
@@ -181,18 +530,26 @@ def _args(args: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- bench
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench, plot
+    """Time any ONNX file (``--no-torch``), or ours against torch eager."""
+    from .bench import bench, plot, torch_program
+    from .loading import load_model
 
+    proto = load_model(args.model)
+    if not args.no_torch:
+        torch_program(proto, repr(args.model))  # before any timing: says to pass --no-torch
+    providers = choose_providers(args)
     batches = [args.batch]
     if args.plot:
-        batches = sorted({1 << i for i in range(max(args.batch, 1).bit_length())} | {args.batch})
+        batches = sorted({1 << i for i in range(args.batch.bit_length())} | {args.batch})
     results = [
         bench(
-            args.model,
-            providers=_providers(args.provider),
+            proto,
+            providers=providers,
             batch=b,
             seconds=args.seconds,
             torch=not args.no_torch and b == args.batch,
+            label=args.model,
+            dims=dict(args.dims),
         )
         for b in batches
     ]
@@ -236,6 +593,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             args.output,
             verify=args.verify,
             dynamic_batch=not args.static_batch,
+            training=args.training,
             log=print,
         )
     except MismatchError:
@@ -272,6 +630,12 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--static-batch",
         action="store_true",
         help="keep the first dim static instead of a dynamic batch dim",
+    )
+    sp.add_argument(
+        "--training",
+        action="store_true",
+        help="keep each module's training flag (default: export eval behaviour, as "
+        "torch.onnx.export does)",
     )
     sp.set_defaults(fn=cmd_export)
     return sp
@@ -312,14 +676,14 @@ def add_triton_parser(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--name", help="model name (default: the file's stem)")
     sp.add_argument(
         "--max-batch-size",
-        type=int,
+        type=nonnegative_int,
         default=0,
         metavar="N",
         help="batch along the model's dynamic first dim up to N (default 0: off)",
     )
     sp.add_argument(
         "--instances",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="K",
         help="model instances per GPU or on the CPU (default 1)",
@@ -344,14 +708,24 @@ def build_parser() -> argparse.ArgumentParser:
         "every result against a NumPy oracle.",
         epilog="Exit codes: 0 ok, 1 verification failed, 2 usage or input error.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def provider(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--provider",
-            choices=["cpu", "cuda"],
+            type=provider_name,
             default=None,
-            help="execution provider (default: CUDA when available, else CPU)",
+            metavar="{cpu,cuda,...}",
+            help="execution provider: cpu, cuda or an onnxruntime name; an explicit request "
+            "fails (exit 2) when onnxruntime cannot use it, unless --fallback (default: CUDA "
+            "when onnxruntime lists it, else CPU, falling back to CPU with a note on stderr)",
+        )
+        sp.add_argument(
+            "--fallback",
+            action="store_true",
+            help="with --provider: run on the CPU (with a warning) when the provider cannot "
+            "be used",
         )
 
     sp = sub.add_parser("demo", help="build the example models, verify each, print a table")
@@ -360,7 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_demo)
 
     sp = sub.add_parser("verify", help="run models on onnxruntime and the NumPy oracle; compare")
-    sp.add_argument("model", nargs="+", help="ONNX files built by onnxlayers")
+    sp.add_argument(
+        "model",
+        nargs="+",
+        help="ONNX files built by onnxlayers; each is checked, then a summary line per model",
+    )
     provider(sp)
     sp.add_argument("--json", action="store_true", help="machine-readable report")
     sp.add_argument("--rtol", type=float, default=None, help="relative tolerance override")
@@ -380,25 +758,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="an input (repeat for each)",
     )
     sp.add_argument("--output-dir", help="write each output to DIR/<name>.npy")
+    sp.add_argument(
+        "--print",
+        action="store_true",
+        help="print each output's values (every element of small arrays, full precision)",
+    )
     provider(sp)
     sp.set_defaults(fn=cmd_run)
 
     sp = sub.add_parser("inspect", help="inputs, outputs, layers, opsets, custom domains")
-    sp.add_argument("model")
+    sp.add_argument("model", help="any ONNX file")
     sp.add_argument(
         "--provider",
+        type=provider_name,
         default=None,
-        help="'cuda': list nodes the CUDA provider has no kernel for (static check)",
+        metavar="{cpu,cuda,...}",
+        help="cuda: list nodes the CUDA provider has no kernel for (static check, no GPU needed)",
     )
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="structured fields, for tools")
     sp.set_defaults(fn=cmd_inspect)
 
     sp = sub.add_parser("bench", help="latency percentiles, throughput, ratio to torch eager")
-    sp.add_argument("model")
+    sp.add_argument("model", help="any ONNX file with --no-torch; ours for the torch ratio")
     provider(sp)
-    sp.add_argument("--batch", type=int, default=1, help="size of dynamic first dims")
-    sp.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
-    sp.add_argument("--no-torch", action="store_true", help="skip the torch eager baseline")
+    sp.add_argument(
+        "--batch", type=positive_int, default=1, help="size of dynamic first dims (>= 1)"
+    )
+    sp.add_argument(
+        "--dims",
+        type=parse_dim,
+        action="append",
+        default=[],
+        metavar="NAME=SIZE",
+        help="size of another dynamic dim, by name (or INPUT:AXIS when unnamed); repeat for "
+        "each; there is no default size for them",
+    )
+    sp.add_argument(
+        "--seconds", type=positive_float, default=2.0, help="time per measurement (> 0)"
+    )
+    sp.add_argument(
+        "--no-torch",
+        action="store_true",
+        help="skip the torch eager baseline (needed for files without our layer program)",
+    )
     sp.add_argument("--json", action="store_true")
     sp.add_argument(
         "--plot", metavar="FILE.png", help="also sweep batch 1, 2, 4.. and plot (needs matplotlib)"

@@ -3,7 +3,9 @@
 FACTORY is a callable in FILE.py that takes no arguments and returns a ``torch.nn.Module``;
 :func:`export_factory` imports the file, calls it, converts the module with ``from_torch``
 (weights copied, dynamic batch by default), optionally verifies onnxruntime vs the NumPy oracle
-vs torch, and saves the ONNX file (only once verification passed).
+vs torch, and saves the ONNX file (only once verification passed). Like ``torch.onnx.export``,
+the export has the module's eval behaviour unless ``training=True`` (``--training``) asks to keep
+each module's training flag.
 
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -114,21 +116,56 @@ def export_factory(
     *,
     verify: bool = False,
     dynamic_batch: bool = True,
+    training: bool = False,
     log: Callable[[str], object] | None = None,
 ) -> Model:
     """Build the module of ``spec`` (``FILE.py:FACTORY``), convert it and save ``output``.
 
-    ``input_shape`` is the example input's shape (dtype: the module's parameters'). With
-    ``verify`` the model is checked on random feeds of that shape (onnxruntime vs NumPy oracle
-    vs torch) before anything is written; the report goes to ``log`` and a failure raises
-    :class:`MismatchError` carrying it, leaving ``output`` untouched.
+    ``input_shape`` is the example input's shape (dtype: the module's parameters'). The export
+    has eval behaviour (``from_torch``'s default, as ``torch.onnx.export``); a module the factory
+    left in training mode (``nn.Module``'s default) gets a one-line note to ``log`` saying so.
+    ``training=True`` keeps each module's training flag instead. With ``verify`` the model is
+    checked on random feeds of that shape (onnxruntime vs NumPy oracle vs torch, torch in the
+    mode that was exported) before anything is written; the report goes to ``log`` and a
+    failure raises :class:`MismatchError` carrying it, leaving ``output`` untouched.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "drop.py").write_text(
+    ...     "import torch\\n"
+    ...     "def make():\\n"
+    ...     "    return torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Dropout(0.5))\\n")
+    >>> model = export_factory(f"{folder}/drop.py:make", (1, 4), folder / "d.onnx", log=print)
+    note: drop.py:make returned a module in training mode; its eval behaviour was exported, ...
+    >>> [(c.type, c.training) for c in model.program().calls]
+    [('Linear', False), ('Dropout', False)]
     """
     module = load_factory(spec)
-    model = from_torch(module, tuple(input_shape), dynamic_batch=dynamic_batch)
+    if not training and log is not None and any(m.training for m in module.modules()):
+        log(
+            f"note: {Path(spec).name} returned a module in training mode; its eval behaviour "
+            "was exported, as torch.onnx.export does (--training, or training=True, keeps the "
+            "training behaviour)"
+        )
+    model = from_torch(module, tuple(input_shape), dynamic_batch=dynamic_batch, training=training)
     if verify:
-        _verify(model, module, tuple(input_shape), log)
+        with _exported_mode(module, training):
+            _verify(model, module, tuple(input_shape), log)
     model.save(output)
     return model
+
+
+@contextlib.contextmanager
+def _exported_mode(module: Any, training: bool) -> Iterator[None]:
+    """The module in the mode that was exported (eval unless ``training``), then as it was."""
+    modes = {m: m.training for m in module.modules()}
+    if not training:
+        module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
 
 
 def _verify(

@@ -69,7 +69,7 @@ def test_three_way(layer_type: str, index: int) -> None:
     with torch.no_grad():
         res = twin(*[torch.from_numpy(a) for a in arrays], **example.call)
     res = res if isinstance(res, tuple) else (res,)
-    theirs = {n: r.numpy() for n, r in zip(model.output_names, res, strict=True)}
+    theirs = {n: r.detach().numpy() for n, r in zip(model.output_names, res, strict=True)}
     for a, b, label in [(got, ref, "onnxruntime vs oracle"), (ref, theirs, "oracle vs torch"),
                         (got, theirs, "onnxruntime vs torch")]:
         report = compare_outputs(a, b)

@@ -74,7 +74,9 @@ def test_export_with_verify_writes_a_verified_file(folder: Path) -> None:
     )
     assert isinstance(model, Model) and out.exists()
     assert model.inputs[0].shape == ("N", 3, 4)
-    assert "vs NumPy oracle vs torch" in logged[0] and "FAIL" not in logged[0]
+    note, report = logged  # the factory's module is in training mode (nn.Module's default)
+    assert note.startswith("note: net.py:make_net returned a module in training mode")
+    assert "vs NumPy oracle vs torch" in report and "FAIL" not in report
     assert verify(out).ok  # the file alone carries its layer program
     assert [c.type for c in Model.load(out).program().calls] == [
         "Flatten",

@@ -351,12 +351,8 @@ def test_custom_op_in_forward_names_function_and_module() -> None:
 @pytest.mark.parametrize(("fn", "match"), [
     pytest.param(lambda s, x: x.view(1, -1), r"reshaping \('N', 3, 4, 4\) to \(1, -1\)",
                  id="view-literal-batch"),
-    pytest.param(lambda s, x: x.view(x.size(0), 4, -1), r"not a provable flatten",
-                 id="view-not-flatten"),
     pytest.param(lambda s, x: x + 1.0, r"is not supported: input 1 is 1\.0", id="add-scalar"),
     pytest.param(lambda s, x: torch.add(x, x, alpha=2), r"alpha=2", id="add-alpha"),
-    pytest.param(lambda s, x: F.dropout(x, 0.5, training=True), r"training=True",
-                 id="dropout-train"),
     pytest.param(lambda s, x: x[:, 0], r"indexing", id="tensor-index"),
     pytest.param(lambda s, x: x * 2, r"operator.mul in the top-level module", id="mul"),
 ])
