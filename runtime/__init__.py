@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from . import oracle
     from .compare import Report, compare_outputs
     from .session import Session
-    from .verification import random_feeds, verify
+    from .verification import random_feeds, verify, verify_against
 
 _LAZY = {
     "Report": ".compare",
+    "verify_against": ".verification",
     "Session": ".session",
     "compare_outputs": ".compare",
     "random_feeds": ".verification",
@@ -58,4 +59,5 @@ __all__ = [
     "oracle",
     "random_feeds",
     "verify",
+    "verify_against",
 ]

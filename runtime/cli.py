@@ -305,7 +305,10 @@ def _short(text: str, width: int = 72) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify every model, then a summary line per model; a model that cannot be loaded or has
-    no layer program is an error there, not the end of the run."""
+    no layer program is an error there, not the end of the run. With ``--against``, any ONNX
+    file is checked against a torch module instead (random and adversarial feeds)."""
+    if args.against:
+        return cmd_verify_against(args)
     providers = choose_providers(args)
     checked = []
     for path in args.model:
@@ -336,6 +339,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if any(c.status == "FAIL" for c in checked):
         return FAILED
     return USAGE if any(c.status == "error" for c in checked) else OK
+
+
+def cmd_verify_against(args: argparse.Namespace) -> int:
+    """``verify FILE... --against PY:FACTORY``: 1 on any mismatch, else 0."""
+    from .export import load_factory
+    from .verification import verify_against
+
+    module = load_factory(args.against).eval()
+    providers = choose_providers(args)
+    reports = [
+        verify_against(path, module, providers=providers, rtol=args.rtol, atol=args.atol,
+                       seed=args.seed, input_shapes=args.input_shape, kinds=args.feed_kinds)
+        for path in args.model
+    ]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        print("\n\n".join(str(r) for r in reports))
+    return OK if all(r.ok for r in reports) else FAILED
+
+
+def _feed_kinds(text: str) -> list[str]:
+    from .adversarial import FEED_KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in FEED_KINDS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(
+            f"feed kinds {text!r}: unknown {unknown!r}; expected some of {list(FEED_KINDS)!r}")
+    return kinds
+
+
+# ----------------------------------------------------------------------------- audit
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Audit each file; print text or JSON; 1 when any node is flagged, else 0."""
+    from .audit import audit
+
+    reports = [audit(path) for path in args.model]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        print("\n\n".join(map(str, reports)))
+    return OK if all(r.ok for r in reports) else FAILED
 
 
 # ----------------------------------------------------------------------------- run
@@ -737,14 +783,50 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "model",
         nargs="+",
-        help="ONNX files built by onnxlayers; each is checked, then a summary line per model",
+        help="ONNX files built by onnxlayers (any ONNX file with --against); each is checked, "
+        "then a summary line per model",
     )
     provider(sp)
     sp.add_argument("--json", action="store_true", help="machine-readable report")
     sp.add_argument("--rtol", type=float, default=None, help="relative tolerance override")
     sp.add_argument("--atol", type=float, default=None, help="absolute tolerance override")
     sp.add_argument("--seed", type=int, default=0, help="seed of the random feeds")
+    sp.add_argument(
+        "--against",
+        metavar="PY:FACTORY",
+        default=None,
+        help="check any ONNX file against the torch module FACTORY() in FILE.py returns (put "
+        "in eval mode, as torch.onnx.export does; it must rebuild the file's weights: seed it "
+        "or load a state dict), on random and adversarial feeds",
+    )
+    sp.add_argument(
+        "--input-shape",
+        type=parse_shape,
+        action="append",
+        default=None,
+        metavar="1,3,32,32",
+        help="with --against: an input's shape (repeat per input, in order); dynamic dims "
+        "default to 2 (first) and 16",
+    )
+    sp.add_argument(
+        "--feed-kinds",
+        type=_feed_kinds,
+        default=None,
+        metavar="random,nan,...",
+        help="with --against: the feed kinds to run (default: all of random, nan, inf, ties, "
+        "constant, large, negative, zeros)",
+    )
     sp.set_defaults(fn=cmd_verify)
+
+    sp = sub.add_parser(
+        "audit",
+        help="list nodes of any ONNX file that onnxruntime computes unlike torch",
+        description="A static scan: each flagged node with the op, torch's behaviour, what "
+        "onnxruntime does, when it shows and the fix. Exit 1 when anything is flagged.",
+    )
+    sp.add_argument("model", nargs="+", metavar="FILE", help="ONNX files (from any exporter)")
+    sp.add_argument("--json", action="store_true", help="machine-readable report")
+    sp.set_defaults(fn=cmd_audit)
 
     sp = sub.add_parser("run", help="run a model on .npy inputs")
     sp.add_argument("model")
