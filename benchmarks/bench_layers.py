@@ -9,6 +9,8 @@ time (blocks after a warm-up, medians), and prints ``ours / torch`` against the 
 Rows marked ``floor`` time onnxruntime's own kernel alone, fed inputs already in its format and
 with none of the parity work (NaN, per-plane indices, range checks): no graph built on that
 kernel can beat it, so a floor above its target says the target needs a faster kernel.
+Rows marked ``vs bare`` time our layer against onnxruntime's bare node in a plain session
+(default options), same process: the price of torch's semantics (NaN, -inf windows).
 Never run as a unit test: the machines are noisy, and timing belongs here, not in assertions.
 """
 
@@ -60,8 +62,9 @@ class Case:
     build: Callable[[], Built]
 
 
-def _single(layer: Callable[..., Tensor | tuple[Tensor, ...]],
-            shape: tuple[int, ...]) -> Callable[[], Built]:
+def _single(
+    layer: Callable[..., Tensor | tuple[Tensor, ...]], shape: tuple[int, ...]
+) -> Callable[[], Built]:
     def build() -> Built:
         x = Input("x", shape)
         out = layer(x)
@@ -89,11 +92,17 @@ CASES = [
     Case("RReLU eval (32,64,56,56)", 1.1, _single(RReLU(), BIG)),
     Case("Linear 256x1024->1024", 1.1, _single(Linear(1024, 1024, seed=0), (256, 1024))),
     Case("MaxPool2d(3,2,1)", 0.5, _single(MaxPool2d(3, 2, 1), BIG)),
-    Case("MaxPool2d(3,2,1,return_indices)", 0.6,
-         _single(MaxPool2d(3, 2, 1, return_indices=True), BIG)),
+    Case(
+        "MaxPool2d(3,2,1,return_indices)",
+        0.6,
+        _single(MaxPool2d(3, 2, 1, return_indices=True), BIG),
+    ),
     Case("AvgPool2d(2,2)", 0.6, _single(AvgPool2d(2, 2), BIG)),
-    Case("AvgPool2d(3,2,1,ceil,divisor=7)", 1.0,
-         _single(AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=7), BIG)),
+    Case(
+        "AvgPool2d(3,2,1,ceil,divisor=7)",
+        1.0,
+        _single(AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=7), BIG),
+    ),
     Case("MaxUnpool2d(2) 28->56", 1.3, _unpool),
 ]
 
@@ -120,8 +129,9 @@ def _floors() -> list[Floor]:
     n, c, h, w = BIG
     offsets = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * h * w
     node = helper.make_node
-    pool = node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 3], strides=[2, 2],
-                pads=[1, 1, 1, 1])
+    pool = node(
+        "MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+    )
     unpool = node("MaxUnpool", ["x", "i", "shape"], ["y"], kernel_shape=[1, 1])
 
     def unpool_torch() -> object:
@@ -129,15 +139,65 @@ def _floors() -> list[Floor]:
 
     shape = {"shape": np.array(BIG, np.int64)}
     return [
-        Floor("floor: ORT MaxPool+Indices alone", 0.6, [pool], {"x": big.numpy()},
-              lambda: torch.nn.functional.max_pool2d(big, 3, 2, 1, return_indices=True)),
-        Floor("floor: ORT MaxUnpool alone", 1.3, [unpool],
-              {"x": values.numpy(), "i": indices.numpy() + offsets}, unpool_torch, shape),
-        Floor("floor: ORT plane offsets+MaxUnpool", 1.3,
-              [node("Add", ["per_plane", "offsets"], ["i"]), unpool],
-              {"x": values.numpy(), "per_plane": indices.numpy()}, unpool_torch,
-              {**shape, "offsets": offsets}),
+        Floor(
+            "floor: ORT MaxPool+Indices alone",
+            0.6,
+            [pool],
+            {"x": big.numpy()},
+            lambda: torch.nn.functional.max_pool2d(big, 3, 2, 1, return_indices=True),
+        ),
+        Floor(
+            "floor: ORT MaxUnpool alone",
+            1.3,
+            [unpool],
+            {"x": values.numpy(), "i": indices.numpy() + offsets},
+            unpool_torch,
+            shape,
+        ),
+        Floor(
+            "floor: ORT plane offsets+MaxUnpool",
+            1.3,
+            [node("Add", ["per_plane", "offsets"], ["i"]), unpool],
+            {"x": values.numpy(), "per_plane": indices.numpy()},
+            unpool_torch,
+            {**shape, "offsets": offsets},
+        ),
     ]
+
+
+def _versus_bare() -> list[tuple[str, float, Callable[[], Built], onnx.NodeProto]]:
+    """(name, target, our model, the bare onnxruntime node on the same input ``x``)."""
+    node = helper.make_node
+    return [
+        (
+            "vs bare: MaxPool2d(2,2) / ORT MaxPool",
+            1.2,
+            _single(MaxPool2d(2, 2), BIG),
+            node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2]),
+        ),
+        (
+            "vs bare: MaxPool2d(3,2,1) / ORT MaxPool",
+            1.2,
+            _single(MaxPool2d(3, 2, 1), BIG),
+            node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        ),
+    ]
+
+
+def run_versus_bare(
+    name: str, target: float, build: Callable[[], Built], bare: onnx.NodeProto, rounds: int = 1
+) -> dict[str, object]:
+    model, feeds = build()
+    ours = Session(model.to_onnx())
+    raw = floor_session(Floor(name, target, [bare], feeds, lambda: None))
+    return _row(
+        name,
+        target,
+        lambda: ours.run(feeds),
+        lambda: raw.run(None, feeds),
+        rounds,
+        baseline="bare onnxruntime node",
+    )
 
 
 def floor_session(floor: Floor) -> ort.InferenceSession:
@@ -147,20 +207,27 @@ def floor_session(floor: Floor) -> ort.InferenceSession:
         return helper.make_tensor_value_info(name, dtype, shape)
 
     graph = helper.make_graph(
-        floor.nodes, "floor",
-        [info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-         for k, v in floor.feeds.items()],
-        [info(o, onnx.TensorProto.INT64 if o == "i" else onnx.TensorProto.FLOAT, None)
-         for o in floor.nodes[-1].output],
-        [onnx.numpy_helper.from_array(v, k) for k, v in floor.consts.items()])
+        floor.nodes,
+        "floor",
+        [
+            info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+            for k, v in floor.feeds.items()
+        ],
+        [
+            info(o, onnx.TensorProto.INT64 if o == "i" else onnx.TensorProto.FLOAT, None)
+            for o in floor.nodes[-1].output
+        ],
+        [onnx.numpy_helper.from_array(v, k) for k, v in floor.consts.items()],
+    )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def run_floor(floor: Floor, rounds: int = 1) -> dict[str, object]:
     raw = floor_session(floor)
-    return _row(floor.name, floor.target, lambda: raw.run(None, floor.feeds), floor.baseline,
-                rounds)
+    return _row(
+        floor.name, floor.target, lambda: raw.run(None, floor.feeds), floor.baseline, rounds
+    )
 
 
 def wrapper_overhead(rounds: int = 1) -> dict[str, object]:
@@ -170,50 +237,80 @@ def wrapper_overhead(rounds: int = 1) -> dict[str, object]:
     feeds = {"x": np.array([[-1.0, 0.0, 1.0]], np.float32)}
     ours = Session(proto)
     raw = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return _row("Session.run overhead, 1x3 ReLU", 1.3, lambda: ours.run(feeds),
-                lambda: raw.run(None, feeds), rounds, baseline="raw InferenceSession.run")
+    return _row(
+        "Session.run overhead, 1x3 ReLU",
+        1.3,
+        lambda: ours.run(feeds),
+        lambda: raw.run(None, feeds),
+        rounds,
+        baseline="raw InferenceSession.run",
+    )
 
 
 def run_case(case: Case, rounds: int = 1) -> dict[str, object]:
     model, feeds = case.build()
     session = Session(model.to_onnx())
-    return _row(case.name, case.target, lambda: session.run(feeds),
-                torch_runner(model.program(), feeds), rounds)
+    return _row(
+        case.name,
+        case.target,
+        lambda: session.run(feeds),
+        torch_runner(model.program(), feeds),
+        rounds,
+    )
 
 
-def _row(name: str, target: float, ours_fn: Callable[[], object],
-         base_fn: Callable[[], object], rounds: int, baseline: str = "torch eager"
-         ) -> dict[str, object]:
+def _row(
+    name: str,
+    target: float,
+    ours_fn: Callable[[], object],
+    base_fn: Callable[[], object],
+    rounds: int,
+    baseline: str = "torch eager",
+) -> dict[str, object]:
     """Time ``ours_fn`` then ``base_fn`` (never interleaved) ``rounds`` times; medians."""
     ms = [(time_blocks(ours_fn).ms, time_blocks(base_fn).ms) for _ in range(rounds)]
-    return {"case": name, "ours_ms": statistics.median(o for o, _ in ms),
-            "torch_ms": statistics.median(b for _, b in ms),
-            "ratio": statistics.median(o / b for o, b in ms), "target": target,
-            "baseline": baseline, "rounds": rounds}
+    return {
+        "case": name,
+        "ours_ms": statistics.median(o for o, _ in ms),
+        "torch_ms": statistics.median(b for _, b in ms),
+        "ratio": statistics.median(o / b for o, b in ms),
+        "target": target,
+        "baseline": baseline,
+        "rounds": rounds,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="", help="run the cases whose name contains this text")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="time each row this many times and report medians (noisy hosts)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="time each row this many times and report medians (noisy hosts)",
+    )
     args = p.parse_args(argv)
     rounds, wanted = max(1, args.rounds), args.only.lower()
     rows = [run_case(c, rounds) for c in CASES if wanted in c.name.lower()]
     rows += [run_floor(f, rounds) for f in _floors() if wanted in f.name.lower()]
+    rows += [run_versus_bare(*v, rounds=rounds) for v in _versus_bare() if wanted in v[0].lower()]
     if "overhead".startswith(wanted) or not wanted:
         rows.append(wrapper_overhead(rounds))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
-          f"{ort.__version__}, float32, CPU; ratio = ours / baseline (lower is better)")
-    print(f"{'case':<36} {'ours ms':>9} {'base ms':>9} {'ratio':>6} {'target':>7}  met")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime "
+        f"{ort.__version__}, float32, CPU; ratio = ours / baseline (lower is better)"
+    )
+    print(f"{'case':<40} {'ours ms':>9} {'base ms':>9} {'ratio':>6} {'target':>7}  met")
     for r in rows:
         met = "yes" if r["ratio"] <= r["target"] else "NO"  # type: ignore[operator]
-        print(f"{r['case']:<36} {r['ours_ms']:>9.3f} {r['torch_ms']:>9.3f} "
-              f"{r['ratio']:>6.2f} {r['target']:>6.1f}x  {met}")
+        print(
+            f"{r['case']:<40} {r['ours_ms']:>9.3f} {r['torch_ms']:>9.3f} "
+            f"{r['ratio']:>6.2f} {r['target']:>6.1f}x  {met}"
+        )
     return 0
 
 

@@ -5,7 +5,9 @@ Every window layer (``MaxPool2d``, ``AvgPool2d``, ``MaxUnpool2d``...) reads ``ke
 int-or-tuple rule, ``stride=None`` meaning ``kernel_size`` and the error messages are the same
 everywhere. :func:`pooling_output_shape` and :func:`pool2d_shape_check` restate torch's
 ``aten/src/ATen/native/Pool.h`` (including ceil_mode's rule that a last window starting in the
-right padding is dropped).
+right padding is dropped). The output size formula is written once, over ints or graph values
+(:mod:`onnxlayers.builder.shape_algebra`): ``infer`` checks static shapes with it and the
+pooling lowering computes dynamic output sizes in the graph with it.
 
 >>> geo = pool_geometry("MaxPool2d", 3, None, 1, ceil_mode=True)
 >>> geo.stride, geo.output_size((56, 56))
@@ -22,6 +24,7 @@ from typing import Any
 
 from .errors import LayerArgumentError, LayerTypeError, ShapeError
 from .layer import check_number
+from .shape_algebra import Int, indicator
 from .tensor import Dim
 
 Pair = tuple[int, int]
@@ -52,8 +55,11 @@ def pair(layer: str, name: str, value: Any, *, minimum: int = 1) -> Pair:
     else:
         items = [(name, value)]
     ints = [
-        int(check_number(layer, label, v, kind=int, ok=lambda v: v >= minimum,
-                         allowed=f"an int >= {minimum}"))
+        int(
+            check_number(
+                layer, label, v, kind=int, ok=lambda v: v >= minimum, allowed=f"an int >= {minimum}"
+            )
+        )
         for label, v in items
     ]
     return (ints[0], ints[-1])
@@ -94,8 +100,10 @@ class PoolGeometry:
     @property
     def span(self) -> Pair:
         """The dilated kernel's extent: ``dilation * (kernel - 1) + 1`` per axis."""
-        return (self.dilation[0] * (self.kernel[0] - 1) + 1,
-                self.dilation[1] * (self.kernel[1] - 1) + 1)
+        return (
+            self.dilation[0] * (self.kernel[0] - 1) + 1,
+            self.dilation[1] * (self.kernel[1] - 1) + 1,
+        )
 
     def axis(self, i: int) -> tuple[int, int, int, int]:
         """``(kernel, padding, stride, dilation)`` of spatial axis ``i`` (0: H, 1: W).
@@ -150,19 +158,31 @@ def pool_geometry(
 
 
 def pooling_output_shape(
-    size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool
-) -> int:
-    """torch's ``pooling_output_shape`` for one axis (floor division, then ceil's drop rule).
+    size: Int,
+    kernel: int,
+    pad: int,
+    stride: int,
+    dilation: int,
+    ceil_mode: bool,
+    *,
+    drop_rule: bool = True,
+) -> Int:
+    """torch's ``pooling_output_shape`` for one axis: floor division, then ceil's drop rule.
 
-    With ``ceil_mode`` a last window that would start in the right padding is dropped.
+    With ``ceil_mode`` a last window that would start in the right padding is dropped;
+    ``drop_rule=False`` leaves it (ONNX's shape inference, which lacks the rule). ``size`` is an
+    int, or a :class:`~onnxlayers.builder.shape_algebra.Val` while lowering: the same formula
+    then gives the output size in the graph (valid where torch accepts the size: >= 1).
 
     >>> pooling_output_shape(5, 2, 0, 2, 1, True), pooling_output_shape(5, 2, 1, 2, 1, True)
     (3, 3)
+    >>> pooling_output_shape(5, 2, 1, 2, 1, True, drop_rule=False)
+    4
     """
-    out = (size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) \
-        // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
+    span = dilation * (kernel - 1) + 1
+    out = (size + (2 * pad - span + (stride - 1 if ceil_mode else 0))) // stride + 1
+    if ceil_mode and drop_rule:
+        out = out - indicator((out - 1) * stride >= size + pad)
     return out
 
 

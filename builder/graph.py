@@ -52,6 +52,9 @@ class GraphBuilder:
         self.opsets: dict[str, int] = {"": opset}
         self._names: set[str] = set()
         self._counts: dict[str, int] = {}
+        self.facts: dict[str, Any] = {}
+        """What one call's lowering tells later ones, by tensor name (e.g. the whole-tensor
+        indices behind a ``MaxPool2d``'s per-plane ones, for ``MaxUnpool2d``)."""
 
     def reserve(self, name: str) -> str:
         """Claim ``name`` exactly (graph inputs and outputs); it must be free."""

@@ -11,23 +11,34 @@ normalised and validated by :mod:`onnxlayers.builder.args`. Inputs are (N, C, H,
 >>> AvgPool2d(3, 2, 1, ceil_mode=True, divisor_override=7)(Input("x", (64, 55, 55))).shape
 (64, 28, 28)
 
-How each case is lowered (measured on onnxruntime 1.32, CPU; see ``ONNXRUNTIME-FACTS.md``):
+How each case is lowered (as measured with onnxruntime 1.32 on CPU against torch 2.13):
 
-* **MaxPool2d values.** onnxruntime's ``MaxPool`` (the fast MLAS kernel) matches torch on a
-  dense grid of kernel/stride/padding/dilation/ceil_mode, but it skips NaN and returns the lowest
-  finite float for a window whose valid elements are all -inf. The graph therefore sums the
-  input (``ReduceSum``, one cheap pass) and an ``If`` runs the plain ``MaxPool`` when the sum is
-  finite, and otherwise an exact branch: ``MaxPool`` with its ``Indices`` output (a slower
-  kernel that keeps -inf) plus a NaN overlay, ``MaxPool`` over a map holding each element's
-  plane index where it is NaN and -1 elsewhere: its window maximum is torch's index of the
-  last NaN in the window, and where it is >= 0 the value is NaN. No faster non-propagating
-  variant is offered: the check costs one reduction (~1 ms of ~4 ms at 32x64x56x56).
+* **MaxPool2d values.** onnxruntime's ``MaxPool`` matches torch on a dense grid of
+  kernel/stride/padding/dilation/ceil_mode, but it skips NaN (or not, depending on where in the
+  window it is) and returns the lowest finite float for a window whose valid elements are all
+  -inf. The graph therefore sums the input (:func:`nonfinite`: per-plane ``ReduceSum`` then the
+  total, one pass on every core, where a whole-tensor ``ReduceSum`` runs on one) and an ``If``
+  runs the plain ``MaxPool`` when the sum is finite, and otherwise an exact branch: ``MaxPool``
+  with its ``Indices`` output (a slower kernel that keeps -inf) plus a NaN overlay, ``MaxPool``
+  over a map holding each element's plane index where it is NaN and -1 elsewhere: its window
+  maximum is torch's index of the last NaN in the window, and where it is >= 0 the value is
+  NaN. The ``If`` itself costs little (~0.1 ms); what made this ~1.5x a bare ``MaxPool`` was
+  a whole-tensor ``ReduceSum`` (one thread) and onnxruntime's rewrite of a float32
+  ``MaxPool`` whose channel count it knows into its blocked (NCHWc) kernel, inside ``If``
+  branches too, with a reorder pass in and one out: for a pool alone, twice the plain kernel's
+  time. The fast branch hides the channel count (:meth:`_MaxCore.values`), so the plain kernel
+  runs and writes the ``If``'s output directly. At (32, 64, 56, 56), ``MaxPool2d(2, 2)`` now
+  takes ~0.8x a bare ``MaxPool`` in a default session, ``MaxPool2d(3, 2, 1)`` ~0.8x.
 * **MaxPool2d indices.** ``MaxPool``'s ``Indices`` are flat over N*C*H*W; subtracting each
   plane's start ((n*C + c)*H*W, an (N, C, 1, 1) constant, or built from ``Shape`` when N or C
   is dynamic) gives torch's per-plane index with one broadcast ``Sub`` on the output (``Mod``
   costs 7x more); the input is read once. The ``If`` branches both pool (no output copies) and
   the non-finite one adds the NaN overlay to values and indices. The ``Indices`` kernel itself
-  is a scalar loop about as fast as torch's: this output costs ~0.9x torch, not less.
+  is a scalar loop about as fast as torch's: this output costs ~0.9x torch, not less. The
+  ``If`` also returns the flat indices (the kernel writes them anyway) and, where each index
+  lies in its plane, the lowering records them (:class:`RawIndices`): a ``MaxUnpool2d`` of the
+  same geometry feeds them to ONNX ``MaxUnpool`` as they are
+  (:mod:`onnxlayers.builder.layers.unpool`).
 * **ceil_mode.** ONNX's shape inference lacks ceil_mode's drop rule (onnxruntime has it), so
   the attribute is only written where inference agrees with torch: a window is dropped only
   where none hangs past the padding, and then plain floor mode gives torch's size. Otherwise
@@ -77,133 +88,46 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ..args import PoolGeometry, check_flag, pool2d_shape_check, pool_geometry
+from ..args import (
+    PoolGeometry,
+    check_flag,
+    pool2d_shape_check,
+    pool_geometry,
+    pooling_output_shape,
+)
 from ..graph import GraphBuilder, LowerCall
 from ..layer import Example, Layer, check_number
 from ..registry import register_layer
+from ..shape_algebra import I64, Val, concat
 from ..tensor import DTYPES, Dim, TensorSpec
 
-I64 = "int64"
 F32_EXACT_INTS = 2**24
 """float32 holds every int below this exactly (plane indices in the NaN map)."""
 
 
-# --------------------------------------------------------------------------- int64 values
-@dataclass(frozen=True)
-class Val:
-    """An int64 (or bool) value, scalar or array: known while building, or a graph tensor.
-
-    Lets one formula serve static shapes (numpy, folded into constants) and dynamic ones
-    (ONNX ops on ``Shape`` values). Integer division is only applied to non-negative values,
-    where ONNX's truncating ``Div`` and Python's floor division agree.
-    """
-
-    g: GraphBuilder
-    v: np.ndarray | str
-    hint: str
-
-    @property
-    def known(self) -> bool:
-        return isinstance(self.v, np.ndarray)
-
-    def name(self) -> str:
-        """The graph tensor (an int64 or bool constant when the value is known)."""
-        if isinstance(self.v, np.ndarray):
-            return self.g.const(self.v, "bool" if self.v.dtype == bool else I64, self.hint)
-        return self.v
-
-    def lift(self, other: Val | int) -> Val:
-        return other if isinstance(other, Val) else Val(self.g, np.asarray(other, I64), self.hint)
-
-    def _apply(self, other: Val | int, fn: Callable[..., np.ndarray], op: str) -> Val:
-        o = self.lift(other)
-        if isinstance(self.v, np.ndarray) and isinstance(o.v, np.ndarray):
-            return Val(self.g, np.asarray(fn(self.v, o.v)), self.hint)
-        return Val(self.g, self.g.op(op, self.name(), o.name(), name=f"{self.hint}/{op}"),
-                   self.hint)
-
-    def __add__(self, other: Val | int) -> Val:
-        return self._apply(other, np.add, "Add")
-
-    def __sub__(self, other: Val | int) -> Val:
-        return self._apply(other, np.subtract, "Sub")
-
-    def __mul__(self, other: Val | int) -> Val:
-        return self._apply(other, np.multiply, "Mul")
-
-    def div(self, other: Val | int) -> Val:
-        """Integer division of a non-negative value."""
-        return self._apply(other, np.floor_divide, "Div")
-
-    def max(self, other: Val | int) -> Val:
-        return self._apply(other, np.maximum, "Max")
-
-    def min(self, other: Val | int) -> Val:
-        return self._apply(other, np.minimum, "Min")
-
-    def ge(self, other: Val | int) -> Val:
-        return self._apply(other, np.greater_equal, "GreaterOrEqual")
-
-    def and_(self, other: Val) -> Val:
-        return self._apply(other, np.logical_and, "And")
-
-    def or_(self, other: Val) -> Val:
-        return self._apply(other, np.logical_or, "Or")
-
-    def as_int(self) -> Val:
-        """A bool value as 0/1."""
-        if isinstance(self.v, np.ndarray):
-            return Val(self.g, self.v.astype(I64), self.hint)
-        return Val(self.g, self.g.op("Cast", self.v, to=onnx.TensorProto.INT64,
-                                     name=f"{self.hint}/as_int"), self.hint)
-
-    def column(self) -> Val:
-        """A vector as a column (``v[:, None]``), to build (OH, OW) maps by broadcasting."""
-        if isinstance(self.v, np.ndarray):
-            return Val(self.g, self.v[:, None], self.hint)
-        return Val(self.g, self.g.op("Unsqueeze", self.v, self.g.ints([1], self.hint),
-                                     name=f"{self.hint}/column"), self.hint)
-
-    def vector(self) -> str:
-        """A scalar as a 1-element int64 tensor (for shapes, pads and slice bounds)."""
-        if isinstance(self.v, np.ndarray):
-            return self.g.ints([int(self.v)], self.hint)
-        return str(self.g.op("Unsqueeze", self.v, self.g.ints([0], self.hint),
-                             name=f"{self.hint}/vector"))
-
-    def arange(self) -> Val:
-        """``0, 1, ..., self - 1`` (self a scalar)."""
-        if isinstance(self.v, np.ndarray):
-            return Val(self.g, np.arange(int(self.v), dtype=I64), self.hint)
-        zero, one = self.g.const(0, I64, self.hint), self.g.const(1, I64, self.hint)
-        return Val(self.g, self.g.op("Range", zero, self.v, one, name=f"{self.hint}/range"),
-                   self.hint)
-
-    def any(self) -> bool:
-        """For a known bool value: whether any element is true (unknown: assume so)."""
-        return not isinstance(self.v, np.ndarray) or bool(self.v.any())
-
-
-def concat(g: GraphBuilder, parts: Sequence[Val | int], hint: str) -> str:
-    """A 1-D int64 tensor of scalar parts (a constant when all are known)."""
-    vals = [Val(g, np.asarray(p, I64), hint) if isinstance(p, int) else p for p in parts]
-    if all(v.known for v in vals):
-        return g.ints([int(np.asarray(v.v)) for v in vals], hint)
-    return str(g.op("Concat", *[v.vector() for v in vals], axis=0, name=f"{hint}/concat"))
-
-
 # --------------------------------------------------------------------------- graph helpers
 def nonfinite(g: GraphBuilder, x: str, dtype: str, hint: str) -> str:
-    """A bool scalar: does ``x`` hold a NaN or an infinity? (may also say so on overflow).
+    """A bool scalar: does ``x`` (rank >= 2) hold a NaN or an infinity? (may also say so on
+    overflow).
 
-    One ``ReduceSum``: any NaN or inf makes the sum non-finite. float16 sums ``x * 0``
-    (0 or NaN) so that large finite inputs do not overflow the sum.
+    Sums: any NaN or inf makes them non-finite. onnxruntime sums a whole tensor on one thread,
+    and the rows of a partial reduction on all of them, so the last two axes are summed first
+    (one pass over ``x``), then their sums. float16 sums ``x * 0`` (0 or NaN) so that large
+    finite inputs do not overflow the sum.
     """
     if dtype == "float16":
         x = g.op("Mul", x, g.const(0, dtype, f"{hint}/zero"), name=f"{hint}/zeroed")
-    total = g.op("ReduceSum", x, keepdims=0, name=f"{hint}/sum")
-    return str(g.op("IsNaN", g.op("Sub", total, total, name=f"{hint}/sum_minus_sum"),
-                    name=f"{hint}/nonfinite"))
+    planes = g.op(
+        "ReduceSum", x, g.ints([-2, -1], f"{hint}/axes"), keepdims=0, name=f"{hint}/plane_sums"
+    )
+    total = g.op("ReduceSum", planes, keepdims=0, name=f"{hint}/sum")
+    return str(
+        g.op(
+            "IsNaN",
+            g.op("Sub", total, total, name=f"{hint}/sum_minus_sum"),
+            name=f"{hint}/nonfinite",
+        )
+    )
 
 
 # --------------------------------------------------------------------------- one call's geometry
@@ -221,12 +145,16 @@ class Site:
         dims: tuple[Dim, ...] = ((1,) if spec.ndim == 3 else ()) + tuple(spec.shape)
         self.dims, self.channels = dims, dims[1]
         x = c.inputs[0]
-        self.x = x if spec.ndim == 4 else str(
-            g.op("Unsqueeze", x, g.ints([0], f"{c.node}/axes"), name=f"{c.node}/batched"))
+        self.x = (
+            x
+            if spec.ndim == 4
+            else str(g.op("Unsqueeze", x, g.ints([0], f"{c.node}/axes"), name=f"{c.node}/batched"))
+        )
         self.size = (self._dim(dims[2], 2), self._dim(dims[3], 3))
         self._lead: tuple[Val, Val] | None = None
-        self.numerator = tuple(self._numerator(i) for i in (0, 1))
-        self.out = tuple(self._out(i) for i in (0, 1))
+        self.out = tuple(
+            pooling_output_shape(self.size[i], *geo.axis(i), geo.ceil_mode) for i in (0, 1)
+        )
         self._guard(type(layer).__name__)
 
     # ---------------------------------------------------------------- sizes
@@ -236,27 +164,36 @@ class Site:
             return Val(self.g, np.asarray(d, I64), self.c.node)
         g = self.g
         one = g.op("Shape", self.x, start=axis, end=axis + 1, name=f"{self.c.node}/dim{axis}")
-        return Val(g, str(g.op("Squeeze", one, g.ints([0], f"{self.c.node}/axes"),
-                               name=f"{self.c.node}/dim{axis}")), self.c.node)
+        return Val(
+            g,
+            str(
+                g.op(
+                    "Squeeze",
+                    one,
+                    g.ints([0], f"{self.c.node}/axes"),
+                    name=f"{self.c.node}/dim{axis}",
+                )
+            ),
+            self.c.node,
+        )
 
-    def _numerator(self, i: int) -> Val:
-        k, p, s, d = self.geo.axis(i)
-        extra = s - 1 if self.geo.ceil_mode else 0
-        return self.size[i] + (2 * p - d * (k - 1) - 1 + extra)
-
-    def _out(self, i: int) -> Val:
-        """torch's ``pooling_output_shape`` (valid where the guard passes)."""
-        _, p, s, _ = self.geo.axis(i)
-        out = self.numerator[i].div(s) + 1
-        if self.geo.ceil_mode:
-            out = out - ((out - 1) * s).ge(self.size[i] + p).as_int()
-        return out
+    @property
+    def lead(self) -> tuple[Val, Val]:
+        """N and C of the 4-D input (read with ``Shape`` when dynamic, once)."""
+        if self._lead is None:
+            self._lead = (self._dim(self.dims[0], 0), self._dim(self.dims[1], 1))
+        return self._lead
 
     def _guard(self, kind: str) -> None:
-        checks = [v for i in (0, 1) if not self.size[i].known
-                  for v in (self.numerator[i].ge(0), self.size[i].ge(1))]
+        """torch's checks on dynamic dims: output size >= 1, H, W (and C) >= 1."""
+        checks = [
+            v
+            for i in (0, 1)
+            if not self.size[i].known
+            for v in (self.out[i] >= 1, self.size[i] >= 1)
+        ]
         if not isinstance(self.channels, int):
-            checks.append(self._dim(self.channels, 1).ge(1))
+            checks.append(self._dim(self.channels, 1) >= 1)
         if not checks:
             return
         g, node = self.g, self.c.node
@@ -266,13 +203,18 @@ class Site:
         zero = g.const(0, I64, f"{node}/guard")
         step = ok.as_int().name()
         passed = g.fresh(f"{node}/guard")
-        g.nodes.append(helper.make_node(
-            "Range", [zero, g.const(1, I64, f"{node}/guard"), step], [passed],
-            name=f"{kind} {node!r}: output size is too small (the input's H or W plus padding "
-                 "is smaller than the dilated kernel, or a C/H/W dim is 0; torch rejects it)",
-        ))
-        shape = g.op("Add", g.op("Shape", self.x, name=f"{node}/guard"), passed,
-                     name=f"{node}/guard")
+        g.nodes.append(
+            helper.make_node(
+                "Range",
+                [zero, g.const(1, I64, f"{node}/guard"), step],
+                [passed],
+                name=f"{kind} {node!r}: output size is too small (the input's H or W plus padding "
+                "is smaller than the dilated kernel, or a C/H/W dim is 0; torch rejects it)",
+            )
+        )
+        shape = g.op(
+            "Add", g.op("Shape", self.x, name=f"{node}/guard"), passed, name=f"{node}/guard"
+        )
         self.x = str(g.op("Reshape", self.x, shape, name=f"{node}/guarded"))
 
     # ---------------------------------------------------------------- windows
@@ -286,10 +228,13 @@ class Site:
 
         ONNX's shape inference has no drop rule: there, attribute ceil_mode would disagree.
         """
-        if not (self.geo.ceil_mode and self.size[i].known):
+        size = self.size[i]
+        if not (self.geo.ceil_mode and isinstance(size.v, np.ndarray)):
             return False
-        return bool(np.asarray(self.out[i].v) != np.asarray(self.numerator[i].div(
-            self.geo.stride[i]).v) + 1)
+        n, axis = int(size.v), self.geo.axis(i)
+        return pooling_output_shape(n, *axis, True) != pooling_output_shape(
+            n, *axis, True, drop_rule=False
+        )
 
     def overhang(self, i: int) -> Val:
         """Padding past ``padding`` that ceil_mode's last window needs at the end of axis i."""
@@ -309,15 +254,16 @@ class Site:
         ``MaxPool``'s indices minus these are torch's per-plane indices: a broadcast ``Sub``
         (cheaper than ``Mod``), with batch and channels dynamic when they are.
         """
-        if self._lead is None:
-            self._lead = (self._dim(self.dims[0], 0), self._dim(self.dims[1], 1))
-        n, c = self._lead
+        n, c = self.lead
         starts = (n * c).arange() * plane
         if isinstance(starts.v, np.ndarray):
             return Val(self.g, starts.v.reshape(int(n.v), int(c.v), 1, 1), self.c.node)
         shape = concat(self.g, [n, c, 1, 1], f"{self.c.node}/plane_offsets")
-        return Val(self.g, str(self.g.op("Reshape", starts.name(), shape,
-                                         name=f"{self.c.node}/plane_offsets")), self.c.node)
+        return Val(
+            self.g,
+            str(self.g.op("Reshape", starts.name(), shape, name=f"{self.c.node}/plane_offsets")),
+            self.c.node,
+        )
 
     def grid(self, per_axis: Callable[[int], Val], op: Callable[[Val, Val], Val]) -> Val:
         """An (OH, OW) map ``op(per_axis(0)[:, None], per_axis(1)[None, :])``."""
@@ -327,8 +273,13 @@ class Site:
         """Give the results the call's output names (dropping the batch dim for rank 3)."""
         for got, want in zip(results, self.c.outputs, strict=True):
             if self.rank == 3:
-                self.g.op("Squeeze", got, self.g.ints([0], f"{self.c.node}/axes"),
-                          outputs=[want], name=f"{self.c.node}/unbatched")
+                self.g.op(
+                    "Squeeze",
+                    got,
+                    self.g.ints([0], f"{self.c.node}/axes"),
+                    outputs=[want],
+                    name=f"{self.c.node}/unbatched",
+                )
             else:
                 self.g.rename(got, want)
 
@@ -374,8 +325,17 @@ class MaxPool2d(_Pool2d):
     """
 
     examples = (
-        Example({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2,
-                 "return_indices": True, "ceil_mode": True}, ((2, 3, 9, 8),)),
+        Example(
+            {
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "dilation": 2,
+                "return_indices": True,
+                "ceil_mode": True,
+            },
+            ((2, 3, 9, 8),),
+        ),
         Example({"kernel_size": 2}, ((2, 3, 8, 8),)),
     )
     torch_functions = ("F.max_pool2d", "F.max_pool2d_with_indices", "torch.max_pool2d")
@@ -392,13 +352,16 @@ class MaxPool2d(_Pool2d):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        self.geometry = pool_geometry(self.label, kernel_size, stride, padding, dilation,
-                                      ceil_mode)
+        self.geometry = pool_geometry(self.label, kernel_size, stride, padding, dilation, ceil_mode)
         self.return_indices = bool(return_indices)
 
     def torch_args(self) -> dict[str, Any]:
-        return {**self._geometry_args(), "dilation": self.geometry.dilation,
-                "return_indices": self.return_indices, "ceil_mode": self.geometry.ceil_mode}
+        return {
+            **self._geometry_args(),
+            "dilation": self.geometry.dilation,
+            "return_indices": self.return_indices,
+            "ceil_mode": self.geometry.ceil_mode,
+        }
 
     def _outputs(self, out: TensorSpec) -> list[TensorSpec]:
         return [out, TensorSpec(out.shape, I64)] if self.return_indices else [out]
@@ -408,21 +371,52 @@ class MaxPool2d(_Pool2d):
         g, node = site.g, site.c.node
         cond = nonfinite(g, site.x, site.dtype, f"{node}/check")
         if not self.return_indices:
-            (y,) = g.if_(cond, lambda b: [core.exact_values(b)], lambda b: [core.values(b)],
-                           [(site.dtype, 4)], f"{node}/nan_or_inf")
+            (y,) = g.if_(
+                cond,
+                lambda b: [core.exact_values(b)],
+                lambda b: [core.values(b, cond)],
+                [(site.dtype, 4)],
+                f"{node}/nan_or_inf",
+            )
             return [core.fix_empty(y)]
         # Both branches pool (no copies of the outputs); only one runs.
-        y, i = g.if_(cond, lambda b: core.nan_overlay(b, *core.indices(b)),
-                       lambda b: list(core.indices(b)), [(site.dtype, 4), (I64, 4)],
-                       f"{node}/nan")
+        y, i, *whole = g.if_(
+            cond,
+            lambda b: core.nan_overlay(b, *core.indices(b)),
+            core.indices,
+            [(site.dtype, 4)] + [(I64, 4)] * (1 + core.whole),
+            f"{node}/nan",
+        )
         y = core.fix_empty(y)
-        return [y, core.fix_minus_inf_indices(y, i)]
+        fixed = core.fix_minus_inf_indices(y, i)
+        if whole and fixed == i and site.rank == 4:
+            g.facts[site.c.outputs[1]] = RawIndices(
+                whole[0], site.c.inputs[0], site.dims[2:], site.geo
+            )
+        return [y, fixed]
+
+
+@dataclass(frozen=True)
+class RawIndices:
+    """A ``MaxPool2d``'s indices before the plane offsets are taken off: ``flat`` indexes the
+    whole (N, C, H, W) input ``source`` (H, W = ``plane``), as ONNX ``MaxUnpool`` wants them.
+
+    The lowering records them in ``GraphBuilder.facts`` under the name of torch's per-plane
+    indices where each of those lies in its plane (no window can be empty), so that a
+    ``MaxUnpool2d`` of the same ``geometry`` scattering into planes of ``source``'s size uses
+    them as they are (see :mod:`onnxlayers.builder.layers.unpool`).
+    """
+
+    flat: str
+    source: str
+    plane: tuple[Dim, ...]
+    geometry: PoolGeometry
 
 
 class _MaxCore:
     """The target's max-pooling primitives for one call.
 
-    CPU ("any", "cpu"): ``MaxPool`` with pads attributes. ONNX's shape inference lacks
+    Target "any" (CPU): ``MaxPool`` with pads attributes. ONNX's shape inference lacks
     ceil_mode's drop rule (onnxruntime has it), so with static H and W ceil_mode becomes end
     padding (pads are skipped exactly like ceil's overhang, and where a window is dropped no
     overhang is needed) when onnxruntime allows it (pads below the undilated kernel); else the
@@ -434,10 +428,13 @@ class _MaxCore:
     def __init__(self, site: Site) -> None:
         self.site = site
         self._empty: Val | None = None
+        self._offsets: str | None = None
         geo, g = site.geo, site.g
-        self.attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel),
-                                      "strides": list(geo.stride),
-                                      "dilations": list(geo.dilation)}
+        self.attrs: dict[str, Any] = {
+            "kernel_shape": list(geo.kernel),
+            "strides": list(geo.stride),
+            "dilations": list(geo.dilation),
+        }
         (ph, pw), over = geo.padding, (site.overhang(0), site.overhang(1))
         self.cuda = self.padded = site.c.target == "cuda"
         self.src = site.x
@@ -450,33 +447,78 @@ class _MaxCore:
             self.attrs.update(pads=[ph, pw, ph, pw], ceil_mode=int(geo.ceil_mode))
             return
         self.padded = True
-        self.src = g.op("Pad", site.x, site.pads(),
-                        g.const(-np.inf, site.dtype, f"{site.c.node}/minus_inf"),
-                        name=f"{site.c.node}/padded")
+        self.src = g.op(
+            "Pad",
+            site.x,
+            site.pads(),
+            g.const(-np.inf, site.dtype, f"{site.c.node}/minus_inf"),
+            name=f"{site.c.node}/padded",
+        )
 
-    def values(self, g: GraphBuilder) -> str:
-        """Fast values: NaN skipped, all -inf windows may give the lowest float."""
-        return str(g.op("MaxPool", self.src, name=self.site.c.node, **self.attrs))
+    @property
+    def whole(self) -> bool:
+        """Whether :meth:`indices` also gives ``MaxPool``'s whole-tensor indices."""
+        return not self.padded
 
-    def indices(self, g: GraphBuilder) -> tuple[str, str]:
-        """Values (-inf kept; NaN windows are left to the overlay) and torch's plane indices."""
+    def offsets(self) -> str:
+        """Where each (n, c) plane starts in a whole-tensor index (one tensor per call)."""
+        if self._offsets is None:
+            h, w = self.site.size
+            self._offsets = self.site.plane_offsets(h * w).name()
+        return self._offsets
+
+    def values(self, g: GraphBuilder, cond: str) -> str:
+        """Fast values (NaN skipped, all -inf windows may give the lowest float), for the
+        branch where the 0-d bool ``cond`` is false.
+
+        onnxruntime rewrites a float32 ``MaxPool`` whose channel count it knows to its blocked
+        (NCHWc) kernel, with a reorder pass in and one out: for a pool alone that is twice the
+        work of its plain kernel. The input is therefore reshaped to its own shape plus
+        ``cond`` (0 here), which its optimiser cannot fold: the channel count stays unknown.
+        """
+        src = self.src
+        if not self.cuda and self.site.dtype == "float32":
+            node = self.site.c.node
+            shape = g.op(
+                "Add",
+                g.op("Shape", src, name=f"{node}/opaque"),
+                g.op("Cast", cond, to=onnx.TensorProto.INT64, name=f"{node}/opaque"),
+                name=f"{node}/opaque",
+            )
+            src = g.op("Reshape", src, shape, name=f"{node}/opaque")
+        return str(g.op("MaxPool", src, name=self.site.c.node, **self.attrs))
+
+    def indices(self, g: GraphBuilder) -> list[str]:
+        """Values (-inf kept; NaN windows are left to the overlay), torch's plane indices and,
+        where :attr:`whole`, ``MaxPool``'s own whole-tensor indices."""
         if self.cuda:
             taps = self.taps(g)
             y = self.tap_max(g, taps)
-            return y, self.tap_indices(g, taps, y)
+            return [y, self.tap_indices(g, taps, y)]
         site = self.site
         y, flat = g.op("MaxPool", self.src, outputs=2, name=site.c.node, **self.attrs)
-        h, w = site.size
         if not self.padded:
-            return y, str(g.op("Sub", flat, site.plane_offsets(h * w).name(),
-                               name=f"{site.c.node}/plane_index"))
+            return [
+                y,
+                str(g.op("Sub", flat, self.offsets(), name=f"{site.c.node}/plane_index")),
+                flat,
+            ]
+        h, w = site.size
         (eh, ew), (ph, pw) = (site.overhang(0), site.overhang(1)), site.geo.padding
         wide = w + (2 * pw) + ew
         offsets = site.plane_offsets((h + (2 * ph) + eh) * wide)
-        q = Val(g, str(g.op("Sub", flat, offsets.name(), name=f"{site.c.node}/padded_index")),
-                site.c.node)
-        row = q.div(wide)
-        return y, (q - row * (wide - w) - (w * ph + pw)).name()
+        q = Val(
+            g,
+            str(g.op("Sub", flat, offsets.name(), name=f"{site.c.node}/padded_index")),
+            site.c.node,
+        )
+        # q >= 0: ONNX's truncating Div is the floor division here (no Mod on a whole tensor)
+        row = Val(
+            g,
+            str(g.op("Div", q.name(), wide.name(), name=f"{site.c.node}/padded_row")),
+            site.c.node,
+        )
+        return [y, (q - row * (wide - w) - (w * ph + pw)).name()]
 
     def taps(self, g: GraphBuilder) -> list[str]:
         """Every window tap, row by row: a strided ``Slice`` of the padded input each."""
@@ -484,16 +526,29 @@ class _MaxCore:
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
         reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
         axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints(list(geo.stride), f"{node}/steps")
-        return [str(g.op("Slice", self.src, g.ints([i * dh, j * dw], f"{node}/tap_starts"),
-                         concat(g, [reach[0] + i * dh, reach[1] + j * dw], f"{node}/tap_ends"),
-                         axes, steps, name=f"{node}/tap"))
-                for i, j in itertools.product(range(kh), range(kw))]
+        return [
+            str(
+                g.op(
+                    "Slice",
+                    self.src,
+                    g.ints([i * dh, j * dw], f"{node}/tap_starts"),
+                    concat(g, [reach[0] + i * dh, reach[1] + j * dw], f"{node}/tap_ends"),
+                    axes,
+                    steps,
+                    name=f"{node}/tap",
+                )
+            )
+            for i, j in itertools.product(range(kh), range(kw))
+        ]
 
     def tap_max(self, g: GraphBuilder, taps: list[str]) -> str:
         """The window maxima as ``Max`` of the taps (-inf kept on every provider)."""
         node = self.site.c.node
-        return str(g.op("Max", *taps, name=f"{node}/max")) if len(taps) > 1 else \
-            str(g.op("Identity", taps[0], name=f"{node}/max"))
+        return (
+            str(g.op("Max", *taps, name=f"{node}/max"))
+            if len(taps) > 1
+            else str(g.op("Identity", taps[0], name=f"{node}/max"))
+        )
 
     def tap_indices(self, g: GraphBuilder, taps: list[str], y: str) -> str:
         """torch's index as the first tap (row by row) of each window equal to its maximum.
@@ -509,22 +564,42 @@ class _MaxCore:
         site, geo, node = self.site, self.site.geo, self.site.c.node
         (kh, kw), (dh, dw) = geo.kernel, geo.dilation
         none = g.const(0, "int32", f"{node}/no_match")
-        codes = [g.op("Where", g.op("Equal", tap, y, name=f"{node}/tap_is_max"),
-                      g.const(kh * kw - t, "int32", f"{node}/tap_code"), none,
-                      name=f"{node}/tap_code") for t, tap in enumerate(taps)]
+        codes = [
+            g.op(
+                "Where",
+                g.op("Equal", tap, y, name=f"{node}/tap_is_max"),
+                g.const(kh * kw - t, "int32", f"{node}/tap_code"),
+                none,
+                name=f"{node}/tap_code",
+            )
+            for t, tap in enumerate(taps)
+        ]
         best = g.op("Max", *codes, name=f"{node}/first_max") if len(codes) > 1 else codes[0]
-        first = g.op("Sub", g.const(kh * kw, I64, f"{node}/taps"),
-                     g.op("Cast", best, to=onnx.TensorProto.INT64, name=f"{node}/first_max"),
-                     name=f"{node}/first_tap")
+        first = g.op(
+            "Sub",
+            g.const(kh * kw, I64, f"{node}/taps"),
+            g.op("Cast", best, to=onnx.TensorProto.INT64, name=f"{node}/first_max"),
+            name=f"{node}/first_tap",
+        )
         row = g.op("Div", first, g.const(kw, I64, f"{node}/kw"), name=f"{node}/tap_row")
-        col = g.op("Sub", first, g.op("Mul", row, g.const(kw, I64, f"{node}/kw"),
-                                      name=f"{node}/tap_row"), name=f"{node}/tap_col")
+        col = g.op(
+            "Sub",
+            first,
+            g.op("Mul", row, g.const(kw, I64, f"{node}/kw"), name=f"{node}/tap_row"),
+            name=f"{node}/tap_col",
+        )
         w = site.size[1]
         base = site.grid(site.starts, lambda a, b: a * w + b).name()
         rows = g.op("Mul", row, (w * dh).name(), name=f"{node}/tap_row_offset")
         cols = g.op("Mul", col, g.const(dw, I64, f"{node}/dw"), name=f"{node}/tap_col_offset")
-        return str(g.op("Add", g.op("Add", rows, cols, name=f"{node}/tap_offset"), base,
-                        name=f"{node}/tap_index"))
+        return str(
+            g.op(
+                "Add",
+                g.op("Add", rows, cols, name=f"{node}/tap_offset"),
+                base,
+                name=f"{node}/tap_index",
+            )
+        )
 
     def code_type(self) -> str:
         """float32 holds every plane index of a static plane below 2**24; else float64."""
@@ -537,30 +612,54 @@ class _MaxCore:
         node = site.c.node
         h, w = site.size
         if h.known and w.known:
-            plane = g.const(np.arange(int(h.v) * int(w.v)).reshape(int(h.v), int(w.v)), ftype,
-                            f"{node}/plane")
+            plane = g.const(
+                np.arange(int(h.v) * int(w.v)).reshape(int(h.v), int(w.v)), ftype, f"{node}/plane"
+            )
         else:
             flat = g.op("Cast", (h * w).arange().name(), to=DTYPES[ftype], name=f"{node}/plane")
-            plane = g.op("Reshape", flat, concat(g, [h, w], f"{node}/plane"),
-                         name=f"{node}/plane")
+            plane = g.op("Reshape", flat, concat(g, [h, w], f"{node}/plane"), name=f"{node}/plane")
         none = g.const(-1, ftype, f"{node}/none")
-        code = g.op("Where", g.op("IsNaN", site.x, name=f"{node}/isnan"), plane, none,
-                    name=f"{node}/nan_code")
+        code = g.op(
+            "Where",
+            g.op("IsNaN", site.x, name=f"{node}/isnan"),
+            plane,
+            none,
+            name=f"{node}/nan_code",
+        )
         if self.padded:
             code = g.op("Pad", code, site.pads(), none, name=f"{node}/nan_code")
         return str(g.op("MaxPool", code, name=f"{node}/nan_pool", **self.attrs))
 
-    def nan_overlay(self, g: GraphBuilder, y: str, i: str | None) -> list[str]:
-        """``y`` (and ``i``) with torch's NaN values (and indices) where windows hold NaN."""
+    def nan_overlay(
+        self, g: GraphBuilder, y: str, i: str | None = None, whole: str | None = None
+    ) -> list[str]:
+        """``y`` (and ``i``, ``whole``) with torch's NaN values (and indices) where windows
+        hold NaN."""
         node = self.site.c.node
         pos = self.nan_positions(g)
-        has = g.op("GreaterOrEqual", pos, g.const(0, self.code_type(), f"{node}/zero"),
-                   name=f"{node}/has_nan")
-        out = [str(g.op("Where", has, g.const(np.nan, self.site.dtype, f"{node}/nan"), y,
-                        name=f"{node}/nan_values"))]
+        has = g.op(
+            "GreaterOrEqual",
+            pos,
+            g.const(0, self.code_type(), f"{node}/zero"),
+            name=f"{node}/has_nan",
+        )
+        out = [
+            str(
+                g.op(
+                    "Where",
+                    has,
+                    g.const(np.nan, self.site.dtype, f"{node}/nan"),
+                    y,
+                    name=f"{node}/nan_values",
+                )
+            )
+        ]
         if i is not None:
             where = g.op("Cast", pos, to=onnx.TensorProto.INT64, name=f"{node}/nan_index")
             out.append(str(g.op("Where", has, where, i, name=f"{node}/nan_indices")))
+            if whole is not None:
+                where = g.op("Add", where, self.offsets(), name=f"{node}/nan_whole_index")
+                out.append(str(g.op("Where", has, where, whole, name=f"{node}/nan_whole")))
         return out
 
     def exact_values(self, g: GraphBuilder) -> str:
@@ -571,7 +670,7 @@ class _MaxCore:
             y = self.tap_max(g, self.taps(g))
         else:
             y, _ = g.op("MaxPool", self.src, outputs=2, name=self.site.c.node, **self.attrs)
-        return self.nan_overlay(g, y, None)[0]
+        return self.nan_overlay(g, y)[0]
 
     # ---------------------------------------------------------------- -inf and empty windows
     def first_taps(self, i: int) -> Val:
@@ -579,7 +678,7 @@ class _MaxCore:
         _, _, _, d = self.site.geo.axis(i)
         start = self.site.starts(i)
         before = (start * -1).max(0)
-        return start + (before + (d - 1)).div(d) * d
+        return start + (before + (d - 1)) // d * d
 
     def first_index(self) -> Val:
         w = self.site.size[1]
@@ -591,7 +690,7 @@ class _MaxCore:
             if self.site.geo.dilation == (1, 1):
                 return None  # a contiguous window always overlaps the input
             size = self.site.size
-            mask = self.site.grid(lambda i: self.first_taps(i).ge(size[i]), Val.or_)
+            mask = self.site.grid(lambda i: self.first_taps(i) >= size[i], Val.or_)
             self._empty = mask
         return self._empty if self._empty.any() else None
 
@@ -600,9 +699,15 @@ class _MaxCore:
         if empty is None:
             return y
         node = self.site.c.node
-        return str(self.site.g.op("Where", empty.name(),
-                                  self.site.g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
-                                  y, name=f"{node}/empty_values"))
+        return str(
+            self.site.g.op(
+                "Where",
+                empty.name(),
+                self.site.g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
+                y,
+                name=f"{node}/empty_values",
+            )
+        )
 
     def fix_minus_inf_indices(self, y: str, i: str) -> str:
         """torch's index where a window's maximum is -inf: its first valid tap.
@@ -613,15 +718,20 @@ class _MaxCore:
         """
         g, node = self.site.g, self.site.c.node
         if self.padded:
-            where = g.op("Equal", y, g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
-                         name=f"{node}/all_minus_inf")
+            where = g.op(
+                "Equal",
+                y,
+                g.const(-np.inf, self.site.dtype, f"{node}/minus_inf"),
+                name=f"{node}/all_minus_inf",
+            )
         else:
             empty = self.empty()
             if empty is None:
                 return i
             where = empty.name()
-        return str(g.op("Where", where, self.first_index().name(), i,
-                        name=f"{node}/minus_inf_indices"))
+        return str(
+            g.op("Where", where, self.first_index().name(), i, name=f"{node}/minus_inf_indices")
+        )
 
 
 @register_layer
@@ -635,10 +745,20 @@ class AvgPool2d(_Pool2d):
     """
 
     examples = (
-        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "count_include_pad": False}, ((2, 3, 9, 8),)),
-        Example({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "divisor_override": 5}, ((2, 3, 9, 8),)),
+        Example(
+            {
+                "kernel_size": 3,
+                "stride": 2,
+                "padding": 1,
+                "ceil_mode": True,
+                "count_include_pad": False,
+            },
+            ((2, 3, 9, 8),),
+        ),
+        Example(
+            {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 5},
+            ((2, 3, 9, 8),),
+        ),
     )
     torch_functions = ("F.avg_pool2d",)
 
@@ -656,23 +776,44 @@ class AvgPool2d(_Pool2d):
         super().__init__(name=name)
         self.geometry = pool_geometry(self.label, kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = check_flag(self.label, "count_include_pad", count_include_pad)
-        self.divisor_override = None if divisor_override is None else int(check_number(
-            self.label, "divisor_override", divisor_override, kind=int, ok=lambda v: v != 0,
-            allowed="None or a non-zero int"))
+        self.divisor_override = (
+            None
+            if divisor_override is None
+            else int(
+                check_number(
+                    self.label,
+                    "divisor_override",
+                    divisor_override,
+                    kind=int,
+                    ok=lambda v: v != 0,
+                    allowed="None or a non-zero int",
+                )
+            )
+        )
 
     def torch_args(self) -> dict[str, Any]:
-        return {**self._geometry_args(), "ceil_mode": self.geometry.ceil_mode,
-                "count_include_pad": self.count_include_pad,
-                "divisor_override": self.divisor_override}
+        return {
+            **self._geometry_args(),
+            "ceil_mode": self.geometry.ceil_mode,
+            "count_include_pad": self.count_include_pad,
+            "divisor_override": self.divisor_override,
+        }
 
     def lower(self, site: Site) -> list[str]:
         g, node = site.g, site.c.node
         work = "float32" if site.dtype == "float16" else site.dtype
-        x = site.x if work == site.dtype else str(
-            g.op("Cast", site.x, to=DTYPES[work], name=f"{node}/to_float32"))
+        x = (
+            site.x
+            if work == site.dtype
+            else str(g.op("Cast", site.x, to=DTYPES[work], name=f"{node}/to_float32"))
+        )
         if work == "float64":  # no float64 AveragePool on CPU
-            y = g.op("Div", _sum_taps(site, x), Ratio(site, self.divisor(site)).as_float(work),
-                     name=f"{node}/mean")
+            y = g.op(
+                "Div",
+                _sum_taps(site, x),
+                Ratio(site, self.divisor(site)).as_float(work),
+                name=f"{node}/mean",
+            )
         else:
             y = self.mean(site, x)
         if work != site.dtype:
@@ -699,18 +840,27 @@ class AvgPool2d(_Pool2d):
         g, geo, node = site.g, site.geo, site.c.node
         (kh, kw), (ph, pw) = geo.kernel, geo.padding
         attrs: dict[str, Any] = {"kernel_shape": [kh, kw], "strides": list(geo.stride)}
-        hangs = [not o.known or int(np.asarray(o.v)) > 0
-                 for o in (site.overhang(0), site.overhang(1))]
+        hangs = [
+            not o.known or int(np.asarray(o.v)) > 0 for o in (site.overhang(0), site.overhang(1))
+        ]
         if site.c.target != "cuda" and not (any(hangs) and any(map(site.dropped, (0, 1)))):
             exclude = self.divisor_override is not None or not self.count_include_pad
-            mean = g.op("AveragePool", x, pads=[ph, pw, ph, pw], ceil_mode=int(any(hangs)),
-                        count_include_pad=int(not exclude), name=f"{node}/mean", **attrs)
+            mean = g.op(
+                "AveragePool",
+                x,
+                pads=[ph, pw, ph, pw],
+                ceil_mode=int(any(hangs)),
+                count_include_pad=int(not exclude),
+                name=f"{node}/mean",
+                **attrs,
+            )
             if self.divisor_override is None:
                 return str(mean)
             scale = Ratio(site, window_counts(site, False), self.divisor(site))
         else:
-            padded = g.op("Pad", x, site.pads(), g.const(0, "float32", f"{node}/zero"),
-                          name=f"{node}/padded")
+            padded = g.op(
+                "Pad", x, site.pads(), g.const(0, "float32", f"{node}/zero"), name=f"{node}/padded"
+            )
             mean = g.op("AveragePool", padded, name=f"{node}/mean", **attrs)
             whole = Val(g, np.asarray(kh * kw, I64), node)
             scale = Ratio(site, whole, self.divisor(site))
@@ -730,8 +880,11 @@ class Ratio:
     @property
     def is_one(self) -> bool:
         den = self.den
-        return (self.num.known and (den is None or den.known)
-                and bool(np.all(np.asarray(self.num.v) == (1 if den is None else den.v))))
+        return (
+            self.num.known
+            and (den is None or den.known)
+            and bool(np.all(np.asarray(self.num.v) == (1 if den is None else den.v)))
+        )
 
     def as_float(self, dtype: str) -> str:
         """A constant (a scalar when uniform) when known, else computed in the graph."""
@@ -744,8 +897,12 @@ class Ratio:
             return g.const(value, dtype, f"{node}/scale")
         out = g.op("Cast", num.name(), to=DTYPES[dtype], name=f"{node}/scale")
         if den is not None:
-            out = g.op("Div", out, g.op("Cast", den.name(), to=DTYPES[dtype],
-                                        name=f"{node}/scale"), name=f"{node}/scale")
+            out = g.op(
+                "Div",
+                out,
+                g.op("Cast", den.name(), to=DTYPES[dtype], name=f"{node}/scale"),
+                name=f"{node}/scale",
+            )
         return str(out)
 
 
@@ -766,8 +923,9 @@ def window_counts(site: Site, include_pad: bool) -> Val:
 def _sum_taps(site: Site, x: str) -> str:
     """Window sums as a ``Sum`` of shifted strided ``Slice``s of the zero-padded input."""
     g, geo, node = site.g, site.geo, site.c.node
-    padded = g.op("Pad", x, site.pads(), g.const(0, site.dtype, f"{node}/zero"),
-                  name=f"{node}/padded")
+    padded = g.op(
+        "Pad", x, site.pads(), g.const(0, site.dtype, f"{node}/zero"), name=f"{node}/padded"
+    )
     (kh, kw), (sh, sw) = geo.kernel, geo.stride
     reach = [(site.out[a] - 1) * geo.stride[a] + 1 for a in (0, 1)]
     axes, steps = g.ints([2, 3], f"{node}/axes"), g.ints([sh, sw], f"{node}/steps")
@@ -775,6 +933,15 @@ def _sum_taps(site: Site, x: str) -> str:
     for i in range(kh):
         for j in range(kw):
             ends = concat(g, [reach[0] + i, reach[1] + j], f"{node}/ends")
-            taps.append(g.op("Slice", padded, g.ints([i, j], f"{node}/starts"), ends, axes,
-                             steps, name=f"{node}/tap"))
+            taps.append(
+                g.op(
+                    "Slice",
+                    padded,
+                    g.ints([i, j], f"{node}/starts"),
+                    ends,
+                    axes,
+                    steps,
+                    name=f"{node}/tap",
+                )
+            )
     return str(g.op("Sum", *taps, name=f"{node}/sum"))

@@ -10,7 +10,7 @@ must give the same values. Every combination torch rejects must be rejected by u
 from __future__ import annotations
 
 import itertools
-import time
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,8 +98,9 @@ def assert_matches(got: list[np.ndarray], want: list[np.ndarray], case: Case, wh
     assert len(got) == len(want), f"{what} {case}: {len(got)} outputs, expected {len(want)}"
     for k, (a, b) in enumerate(zip(got, want, strict=True)):
         label = f"{what} {case} output {k}"
-        assert a.shape == b.shape and a.dtype == b.dtype, \
+        assert a.shape == b.shape and a.dtype == b.dtype, (
             f"{label}: {a.shape} {a.dtype} != {b.shape} {b.dtype}"
+        )
         if case.kind == "max":  # values are copied, never computed: equal, NaN included
             np.testing.assert_array_equal(a, b, err_msg=label)
         else:
@@ -107,8 +108,12 @@ def assert_matches(got: list[np.ndarray], want: list[np.ndarray], case: Case, wh
             np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True, err_msg=label)
 
 
-def check_case(case: Case, targets: tuple[str, ...] = TARGETS,
-               sizes: tuple[tuple[int, ...], ...] = (), opset: int = DEFAULT_OPSET) -> None:
+def check_case(
+    case: Case,
+    targets: tuple[str, ...] = TARGETS,
+    sizes: tuple[tuple[int, ...], ...] = (),
+    opset: int = DEFAULT_OPSET,
+) -> None:
     """onnxruntime (each target) and the oracle give torch's outputs, for every input size."""
     model = build(case)
     protos = {t: model.to_onnx(opset, target=t) for t in targets}  # full_check=True inside
@@ -146,13 +151,19 @@ def random_kwargs(kind: str, rng: np.random.Generator) -> dict[str, Any]:
         kwargs["return_indices"] = bool(rng.random() < 0.6)
     else:
         kwargs["count_include_pad"] = bool(rng.random() < 0.5)
-        kwargs["divisor_override"] = (None if rng.random() < 0.6
-                                      else int(rng.choice([1, 2, 3, 5, 7, 9, -4])))
+        kwargs["divisor_override"] = (
+            None if rng.random() < 0.6 else int(rng.choice([1, 2, 3, 5, 7, 9, -4]))
+        )
     return kwargs
 
 
-def random_cases(kind: str, n: int, seed: int, dtypes: tuple[str, ...] = ("float32",),
-                 values: tuple[str, ...] = ("distinct",)) -> list[Case]:
+def random_cases(
+    kind: str,
+    n: int,
+    seed: int,
+    dtypes: tuple[str, ...] = ("float32",),
+    values: tuple[str, ...] = ("distinct",),
+) -> list[Case]:
     """``n`` configurations torch accepts (odd sizes down to 1, rank 3 and 4)."""
     rng = np.random.default_rng(seed)
     cases: list[Case] = []
@@ -160,8 +171,14 @@ def random_cases(kind: str, n: int, seed: int, dtypes: tuple[str, ...] = ("float
         h, w = (int(v) for v in rng.integers(1, 10, 2))
         lead = (int(rng.integers(1, 3)), int(rng.choice([1, 2, 3, 8, 16])))  # 8, 16: NCHWc
         shape = (*lead, h, w) if rng.random() < 0.7 else (lead[1], h, w)
-        case = Case(kind, random_kwargs(kind, rng), shape, str(rng.choice(dtypes)),
-                    str(rng.choice(values)), int(rng.integers(1 << 16)))
+        case = Case(
+            kind,
+            random_kwargs(kind, rng),
+            shape,
+            str(rng.choice(dtypes)),
+            str(rng.choice(values)),
+            int(rng.integers(1 << 16)),
+        )
         if torch_accepts(case):
             cases.append(case)
     return cases
@@ -170,8 +187,9 @@ def random_cases(kind: str, n: int, seed: int, dtypes: tuple[str, ...] = ("float
 # --------------------------------------------------------------------------- parity sweeps
 MAX_CASES = random_cases("max", 70, 1, values=("distinct", "distinct", "ties", "special"))
 AVG_CASES = random_cases("avg", 70, 2, values=("distinct", "distinct", "ties", "special"))
-DTYPE_CASES = (random_cases("max", 16, 3, ("float64", "float16"), ("distinct", "special"))
-               + random_cases("avg", 16, 4, ("float64", "float16"), ("distinct", "special")))
+DTYPE_CASES = random_cases(
+    "max", 16, 3, ("float64", "float16"), ("distinct", "special")
+) + random_cases("avg", 16, 4, ("float64", "float16"), ("distinct", "special"))
 
 
 @pytest.mark.parametrize("case", MAX_CASES + AVG_CASES, ids=str)
@@ -185,9 +203,12 @@ def test_parity_float64_float16(case: Case) -> None:
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(kind=st.sampled_from(["max", "avg"]), seed=st.integers(0, 2**32 - 1),
-       values=st.sampled_from(["distinct", "ties", "special", "minus_inf"]),
-       dtype=st.sampled_from(["float32", "float64", "float16"]))
+@given(
+    kind=st.sampled_from(["max", "avg"]),
+    seed=st.integers(0, 2**32 - 1),
+    values=st.sampled_from(["distinct", "ties", "special", "minus_inf"]),
+    dtype=st.sampled_from(["float32", "float64", "float16"]),
+)
 def test_parity_hypothesis(kind: str, seed: int, values: str, dtype: str) -> None:
     """Random configurations, the oracle and the CPU lowering against torch."""
     (case,) = random_cases(kind, 1, seed, (dtype,), (values,))
@@ -199,22 +220,44 @@ SPECIAL_CASES = [
     Case("max", {"kernel_size": (1, 6), "return_indices": True}, (1, 1, 1, 6)),
     Case("max", {"kernel_size": 3, "stride": 1, "return_indices": True}, (1, 2, 5, 5)),
     # all -inf windows next to padding: -inf and the first valid element
-    Case("max", {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True},
-         (2, 3, 6, 7), values="minus_inf"),
-    Case("max", {"kernel_size": 2, "padding": 1, "ceil_mode": True}, (2, 3, 5, 5),
-         values="minus_inf"),
+    Case(
+        "max",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True},
+        (2, 3, 6, 7),
+        values="minus_inf",
+    ),
+    Case(
+        "max", {"kernel_size": 2, "padding": 1, "ceil_mode": True}, (2, 3, 5, 5), values="minus_inf"
+    ),
     # dilated windows that hold no element at all (torch: -inf, index past the plane)
-    Case("max", {"kernel_size": (2, 1), "padding": (1, 0), "dilation": (3, 1),
-                 "return_indices": True}, (1, 2, 2, 2)),
-    Case("max", {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True},
-         (2, 3, 2, 3)),
+    Case(
+        "max",
+        {"kernel_size": (2, 1), "padding": (1, 0), "dilation": (3, 1), "return_indices": True},
+        (1, 2, 2, 2),
+    ),
+    Case(
+        "max", {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True}, (2, 3, 2, 3)
+    ),
     Case("max", {"kernel_size": 2, "padding": 1, "dilation": 3}, (3, 2, 3)),
     # ceil_mode windows hanging past the padding; count_include_pad clipping
     Case("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (1, 2, 6, 6)),
-    Case("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "divisor_override": 7}, (2, 3, 6, 5), values="special"),
-    Case("avg", {"kernel_size": (4, 3), "stride": (3, 2), "padding": (2, 1), "ceil_mode": True,
-                 "count_include_pad": False}, (2, 2, 8, 7)),
+    Case(
+        "avg",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 7},
+        (2, 3, 6, 5),
+        values="special",
+    ),
+    Case(
+        "avg",
+        {
+            "kernel_size": (4, 3),
+            "stride": (3, 2),
+            "padding": (2, 1),
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        (2, 2, 8, 7),
+    ),
     Case("avg", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}, (1, 1, 5, 5)),
 ]
 
@@ -243,31 +286,92 @@ def _check_fixed(case: Case, x: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- dynamic dims
 DYNAMIC = [
-    Case("max", {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True},
-         (2, 3, 9, 8), dims=("N", 3, "H", "W")),
-    Case("max", {"kernel_size": (2, 3), "stride": 1, "padding": 1, "dilation": (2, 3),
-                 "return_indices": True, "ceil_mode": True}, (2, 3, 9, 8),
-         dims=("N", "C", "H", "W")),
-    Case("max", {"kernel_size": 2, "ceil_mode": True}, (3, 9, 8), dims=("C", "H", 8),
-         values="special"),
-    Case("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "divisor_override": 7}, (2, 3, 9, 8), dims=("N", 3, "H", "W")),
-    Case("avg", {"kernel_size": (3, 2), "stride": (2, 3), "padding": (1, 1), "ceil_mode": True,
-                 "count_include_pad": False}, (2, 3, 9, 8), dims=("N", "C", "H", "W")),
-    Case("avg", {"kernel_size": 2, "count_include_pad": True, "padding": 1}, (3, 9, 8),
-         dims=(3, "H", "W"), dtype="float64"),
-    Case("avg", {"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 3, 9, 8),
-         dims=("N", 3, "H", "W"), dtype="float16"),
+    Case(
+        "max",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True},
+        (2, 3, 9, 8),
+        dims=("N", 3, "H", "W"),
+    ),
+    Case(
+        "max",
+        {
+            "kernel_size": (2, 3),
+            "stride": 1,
+            "padding": 1,
+            "dilation": (2, 3),
+            "return_indices": True,
+            "ceil_mode": True,
+        },
+        (2, 3, 9, 8),
+        dims=("N", "C", "H", "W"),
+    ),
+    Case(
+        "max",
+        {"kernel_size": 2, "ceil_mode": True},
+        (3, 9, 8),
+        dims=("C", "H", 8),
+        values="special",
+    ),
+    Case(
+        "avg",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 7},
+        (2, 3, 9, 8),
+        dims=("N", 3, "H", "W"),
+    ),
+    Case(
+        "avg",
+        {
+            "kernel_size": (3, 2),
+            "stride": (2, 3),
+            "padding": (1, 1),
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        (2, 3, 9, 8),
+        dims=("N", "C", "H", "W"),
+    ),
+    Case(
+        "avg",
+        {"kernel_size": 2, "count_include_pad": True, "padding": 1},
+        (3, 9, 8),
+        dims=(3, "H", "W"),
+        dtype="float64",
+    ),
+    Case(
+        "avg",
+        {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+        (2, 3, 9, 8),
+        dims=("N", 3, "H", "W"),
+        dtype="float16",
+    ),
     # dilated windows with no element at all, found at run time
-    Case("max", {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True},
-         (2, 3, 9, 3), dims=("N", 3, "H", "W")),
-    Case("max", {"kernel_size": 2, "padding": 1, "dilation": 3}, (2, 3, 9, 3),
-         dims=("N", 3, "H", "W"), values="special"),
+    Case(
+        "max",
+        {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True},
+        (2, 3, 9, 3),
+        dims=("N", 3, "H", "W"),
+    ),
+    Case(
+        "max",
+        {"kernel_size": 2, "padding": 1, "dilation": 3},
+        (2, 3, 9, 3),
+        dims=("N", 3, "H", "W"),
+        values="special",
+    ),
     # static W where ceil_mode drops a window, dynamic H: ONNX's inference has no drop rule
-    Case("max", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "return_indices": True}, (2, 3, 9, 7), dims=("N", 3, "H", 7), values="special"),
-    Case("avg", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "count_include_pad": True}, (2, 3, 9, 7), dims=("N", 3, "H", 7)),
+    Case(
+        "max",
+        {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True, "return_indices": True},
+        (2, 3, 9, 7),
+        dims=("N", 3, "H", 7),
+        values="special",
+    ),
+    Case(
+        "avg",
+        {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": True},
+        (2, 3, 9, 7),
+        dims=("N", 3, "H", 7),
+    ),
 ]
 
 
@@ -305,11 +409,17 @@ def test_static_too_small_is_rejected_while_building() -> None:
 
 
 @pytest.mark.parametrize("opset", [17, 18, 22])
-@pytest.mark.parametrize("case", [SPECIAL_CASES[2], SPECIAL_CASES[8], DYNAMIC[1], DYNAMIC[5]],
-                         ids=str)
-def test_other_opsets_and_cpu_target(case: Case, opset: int) -> None:
-    check_case(case, targets=("cpu", "cuda"), opset=opset,
-               sizes=(case.shape, (*case.shape[:-2], 5, case.shape[-1])) if case.dims else ())
+@pytest.mark.parametrize(
+    "case", [SPECIAL_CASES[2], SPECIAL_CASES[8], DYNAMIC[1], DYNAMIC[5]], ids=str
+)
+def test_other_opsets(case: Case, opset: int) -> None:
+    """Every lowering target (``TARGETS``: "any" and "cuda"; there is no "cpu" one any more)."""
+    check_case(
+        case,
+        targets=TARGETS,
+        opset=opset,
+        sizes=(case.shape, (*case.shape[:-2], 5, case.shape[-1])) if case.dims else (),
+    )
 
 
 def test_indices_read_the_input_once() -> None:
@@ -327,8 +437,26 @@ def test_indices_read_the_input_once() -> None:
 
 
 # --------------------------------------------------------------------------- arguments
-INT_LIKE: list[Any] = [0, -1, 1, 2, 3, (2, 3), [2], (1,), (), (2, 2, 2), (0, 2), (3, -1), 2.0,
-                       True, "2", np.int64(2), (1.0, 2), None]
+INT_LIKE: list[Any] = [
+    0,
+    -1,
+    1,
+    2,
+    3,
+    (2, 3),
+    [2],
+    (1,),
+    (),
+    (2, 2, 2),
+    (0, 2),
+    (3, -1),
+    2.0,
+    True,
+    "2",
+    np.int64(2),
+    (1.0, 2),
+    None,
+]
 VARIATIONS: list[tuple[str, str, list[Any]]] = [
     ("both", "kernel_size", INT_LIKE),
     ("both", "stride", [None, (), 0, -1, 1, 2, (1, 3), (2,), (1, 1, 1), 1.5, False]),
@@ -341,15 +469,25 @@ VARIATIONS: list[tuple[str, str, list[Any]]] = [
 ]
 ARG_CASES = [
     Case(kind, {"kernel_size": 3, **{arg: v}}, (2, 3, 7, 8))
-    for scope, arg, values in VARIATIONS for kind in ("max", "avg")
-    if scope in ("both", kind) for v in values
+    for scope, arg, values in VARIATIONS
+    for kind in ("max", "avg")
+    if scope in ("both", kind)
+    for v in values
     if not (arg == "kernel_size" and v is None)
 ]
 ARG_CASES += [Case(c.kind, {**c.kwargs, "padding": 1}, c.shape) for c in ARG_CASES[:36]]
-ARG_CASES += [Case(k, {"kernel_size": ks, "padding": p, "dilation": d} if k == "max"
-                   else {"kernel_size": ks, "padding": p}, (1, 2, h, 5))
-              for k, ks, p, d, h in itertools.product(("max", "avg"), (1, 2, 3, (4, 1)), (0, 1, 2),
-                                                      (1, 3), (1, 2, 4))]
+ARG_CASES += [
+    Case(
+        k,
+        {"kernel_size": ks, "padding": p, "dilation": d}
+        if k == "max"
+        else {"kernel_size": ks, "padding": p},
+        (1, 2, h, 5),
+    )
+    for k, ks, p, d, h in itertools.product(
+        ("max", "avg"), (1, 2, 3, (4, 1)), (0, 1, 2), (1, 3), (1, 2, 4)
+    )
+]
 
 
 def _ours(case: Case) -> None:
@@ -373,26 +511,41 @@ def test_accepts_and_rejects_like_torch(case: Case) -> None:
 @pytest.mark.parametrize(
     ("make", "error", "words"),
     [
-        (lambda: MaxPool2d(0), LayerArgumentError,
-         "kernel_size=0 is invalid; expected an int >= 1"),
+        (
+            lambda: MaxPool2d(0),
+            LayerArgumentError,
+            "kernel_size=0 is invalid; expected an int >= 1",
+        ),
         (lambda: MaxPool2d((2, 2, 2)), LayerArgumentError, "a single int or a tuple of two ints"),
         (lambda: MaxPool2d(2.0), LayerTypeError, "kernel_size=2.0 is invalid"),
         (lambda: MaxPool2d(3, 0), LayerArgumentError, "stride=0 is invalid"),
         (lambda: MaxPool2d(3, dilation=(1, 0)), LayerArgumentError, "dilation[1]=0"),
         (lambda: MaxPool2d(3, padding=2), LayerArgumentError, "at most half the kernel_size"),
         (lambda: MaxPool2d(3, padding=-1), LayerArgumentError, "padding=-1 is invalid"),
-        (lambda: MaxPool2d(3, ceil_mode=1),  # type: ignore[arg-type]
-         LayerTypeError, "ceil_mode=1 is invalid"),
-        (lambda: AvgPool2d(3, divisor_override=0), LayerArgumentError,
-         "divisor_override=0 is invalid; expected None or a non-zero int"),
-        (lambda: AvgPool2d(3, divisor_override=2.5),  # type: ignore[arg-type]
-         LayerTypeError, "divisor_override=2.5"),
+        (
+            lambda: MaxPool2d(3, ceil_mode=1),  # type: ignore[arg-type]
+            LayerTypeError,
+            "ceil_mode=1 is invalid",
+        ),
+        (
+            lambda: AvgPool2d(3, divisor_override=0),
+            LayerArgumentError,
+            "divisor_override=0 is invalid; expected None or a non-zero int",
+        ),
+        (
+            lambda: AvgPool2d(3, divisor_override=2.5),  # type: ignore[arg-type]
+            LayerTypeError,
+            "divisor_override=2.5",
+        ),
         (lambda: MaxPool2d(2)(Input("x", (4, 4))), ShapeError, "expected rank 3 or 4"),
         (lambda: AvgPool2d(2)(Input("x", (1, 1, 1, 4, 4))), ShapeError, "expected rank 3 or 4"),
         (lambda: MaxPool2d(2)(Input("x", (2, 0, 4, 4))), ShapeError, "zero-sized dim 1"),
         (lambda: MaxPool2d(2)(Input("x", (0, 4, 4))), ShapeError, "zero-sized dim 0"),
-        (lambda: MaxPool2d(2)(Input("x", (1, 2, 4, 4), "int64")), LayerTypeError,
-         "dtype 'int64' is not supported"),
+        (
+            lambda: MaxPool2d(2)(Input("x", (1, 2, 4, 4), "int64")),
+            LayerTypeError,
+            "dtype 'int64' is not supported",
+        ),
     ],
 )
 def test_error_messages(make: Callable[[], Any], error: type[Exception], words: str) -> None:
@@ -411,14 +564,16 @@ def test_normaliser_and_output_size() -> None:
     assert pair("X", "k", 3) == (3, 3) and pair("X", "k", [4]) == (4, 4)
     geo = pool_geometry("X", (3, 2), None, (1, 0), 2, True)
     assert geo.stride == (3, 2) and geo.span == (5, 3)
-    for size, k, p, s, d, ceil in itertools.product(range(1, 9), range(1, 4), range(2),
-                                                    range(1, 4), range(1, 3), (False, True)):
+    for size, k, p, s, d, ceil in itertools.product(
+        range(1, 9), range(1, 4), range(2), range(1, 4), range(1, 3), (False, True)
+    ):
         if p > k // 2:
             continue
         x = torch.zeros(1, 1, size, 1)
         try:
-            want = torch.nn.functional.max_pool2d(x, (k, 1), (s, 1), (p, 0), (d, 1),
-                                                  ceil_mode=ceil).shape[2]
+            want = torch.nn.functional.max_pool2d(
+                x, (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode=ceil
+            ).shape[2]
         except RuntimeError:
             want = None
         got = pooling_output_shape(size, k, p, s, d, ceil)
@@ -434,8 +589,9 @@ def test_save_load_and_verify_the_file() -> None:
     model = Model([x], [z, i])
     proto = model.to_onnx()
     again = Model.load(proto)
-    assert [repr(layer) for layer in again.layers.values()] == \
-        [repr(layer) for layer in model.layers.values()]
+    assert [repr(layer) for layer in again.layers.values()] == [
+        repr(layer) for layer in model.layers.values()
+    ]
     feeds = {"x": make_input((2, 3, 9, 8), "float32", "special", 5)}
     ours = run_ort(proto, feeds)
     ref = list(oracle.run(proto, feeds).values())
@@ -449,49 +605,115 @@ def test_save_load_and_verify_the_file() -> None:
 
 def test_layer_program_arguments_are_torchs() -> None:
     layer = AvgPool2d(3, None, 1, True, False, 7)
-    assert layer.torch_args() == {"kernel_size": (3, 3), "stride": (3, 3), "padding": (1, 1),
-                                  "ceil_mode": True, "count_include_pad": False,
-                                  "divisor_override": 7}
+    assert layer.torch_args() == {
+        "kernel_size": (3, 3),
+        "stride": (3, 3),
+        "padding": (1, 1),
+        "ceil_mode": True,
+        "count_include_pad": False,
+        "divisor_override": 7,
+    }
     torch.nn.AvgPool2d(**layer.torch_args())  # a valid torch constructor call
     torch.nn.MaxPool2d(**MaxPool2d(2, return_indices=True).torch_args())
 
 
-# --------------------------------------------------------------------------- oracle speed
-@pytest.mark.parametrize("kind", ["max", "avg"])
-def test_oracle_is_vectorised(kind: str) -> None:
-    """(8, 64, 56, 56) in well under a second (the full benchmark size is a quarter more work
-    per image; see the slow test)."""
-    x = np.random.default_rng(0).standard_normal((8, 64, 56, 56)).astype(np.float32)
-    args: dict[str, Any] = {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1,
-                            "ceil_mode": True, "return_indices": True,
-                            "count_include_pad": True, "divisor_override": 7}
+# --------------------------------------------------------------------------- oracle, large inputs
+LARGE_ARGS: dict[str, Any] = {
+    "kernel_size": 3,
+    "stride": 2,
+    "padding": 1,
+    "dilation": 1,
+    "ceil_mode": True,
+    "return_indices": True,
+    "count_include_pad": True,
+    "divisor_override": 7,
+}
+
+
+def _oracle_matches_torch(kind: str, shape: tuple[int, ...]) -> None:
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[::997] = np.nan
     fn = max_pool2d if kind == "max" else avg_pool2d
-    start = time.perf_counter()
-    fn(OracleCall(args, {}, [x], {}, False))
-    assert time.perf_counter() - start < 0.5
+    got = fn(OracleCall(LARGE_ARGS, {}, [x], {}, False))
+    keys = ("kernel_size", "stride", "padding", "ceil_mode") + (
+        ("dilation", "return_indices")
+        if kind == "max"
+        else ("count_include_pad", "divisor_override")
+    )
+    case = Case(kind, {k: LARGE_ARGS[k] for k in keys}, shape)
+    assert_matches(got, torch_outputs(case, x), case, "oracle")
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_oracle_on_a_large_input(kind: str) -> None:
+    """(8, 64, 56, 56), NaN included: torch's outputs (its speed is timed by
+    ``benchmarks/bench_pool_unpool.py``, never asserted here)."""
+    _oracle_matches_torch(kind, (8, 64, 56, 56))
 
 
 @pytest.mark.slow
 def test_oracle_benchmark_size() -> None:
-    x = np.random.default_rng(0).standard_normal((32, 64, 56, 56)).astype(np.float32)
-    args = {"kernel_size": 3, "stride": 2, "padding": 1, "return_indices": True}
-    start = time.perf_counter()
-    max_pool2d(OracleCall(args, {}, [x], {}, False))
-    assert time.perf_counter() - start < 1.0
+    _oracle_matches_torch("max", (32, 64, 56, 56))
+
+
+# --------------------------------------------------------------------------- onnxruntime's kernels
+def _profiled_ops(proto: Any, x: np.ndarray, tmp_path: Any) -> set[str]:
+    options = ort.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(tmp_path / "pool")
+    session = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    session.run(None, {"x": x})
+    with open(session.end_profiling(), encoding="utf-8") as f:
+        return {e["args"]["op_name"] for e in json.load(f) if e.get("cat") == "Node"}
+
+
+def test_finite_inputs_run_the_plain_max_pool_kernel(tmp_path: Any) -> None:
+    """onnxruntime's NCHWc rewrite of a lone MaxPool reorders its input and output (two extra
+    passes); the values lowering hides the channel count from it, so none runs."""
+    x = Input("x", (2, 16, 8, 8))
+    proto = Model([x], [MaxPool2d(2, 2)(x)]).to_onnx()
+    ops = _profiled_ops(proto, make_input((2, 16, 8, 8), "float32", "distinct", 0), tmp_path)
+    assert "MaxPool" in ops and not ops & {"ReorderInput", "ReorderOutput"}, ops
 
 
 # --------------------------------------------------------------------------- CUDA
 CUDA_CASES = [
-    Case("max", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "return_indices": True}, (2, 3, 8, 9), values="special"),
-    Case("max", {"kernel_size": 3, "stride": 1, "padding": 1, "dilation": 2,
-                 "return_indices": True}, (2, 3, 9, 9)),
-    Case("max", {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True},
-         (2, 3, 2, 3), values="minus_inf"),
-    Case("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "count_include_pad": False}, (2, 3, 8, 9)),
-    Case("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                 "divisor_override": 7}, (2, 3, 8, 9), values="special"),
+    Case(
+        "max",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "return_indices": True},
+        (2, 3, 8, 9),
+        values="special",
+    ),
+    Case(
+        "max",
+        {"kernel_size": 3, "stride": 1, "padding": 1, "dilation": 2, "return_indices": True},
+        (2, 3, 9, 9),
+    ),
+    Case(
+        "max",
+        {"kernel_size": 2, "padding": 1, "dilation": 3, "return_indices": True},
+        (2, 3, 2, 3),
+        values="minus_inf",
+    ),
+    Case(
+        "avg",
+        {
+            "kernel_size": 3,
+            "stride": 2,
+            "padding": 1,
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        (2, 3, 8, 9),
+    ),
+    Case(
+        "avg",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "divisor_override": 7},
+        (2, 3, 8, 9),
+        values="special",
+    ),
 ]
 
 
@@ -505,6 +727,9 @@ def test_cuda_provider(case: Case, dtype: str) -> None:
     x = make_input(spec.shape, dtype, spec.values, spec.seed)
     want = torch_outputs(spec, x)
     for target in TARGETS:
-        got = run_ort(build(spec).to_onnx(target=target), {"x": x},
-                      providers=("CUDAExecutionProvider", "CPUExecutionProvider"))
+        got = run_ort(
+            build(spec).to_onnx(target=target),
+            {"x": x},
+            providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
+        )
         assert_matches(got, want, spec, f"cuda[{target}]")
