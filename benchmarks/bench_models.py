@@ -56,9 +56,16 @@ def torch_export(net: torch.nn.Module, x: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=18,
-                          input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+        torch.onnx.export(
+            net,
+            (x,),
+            buf,  # type: ignore[arg-type]  # the legacy exporter takes a file object too
+            dynamo=False,
+            opset_version=18,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+        )
     return buf.getvalue()
 
 
@@ -70,14 +77,14 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
 def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
     factory, shape = FULL[name]
     net = nets.seeded(factory())
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, *shape))
-                         .astype(np.float32))
+    x = torch.from_numpy(
+        np.random.default_rng(0).standard_normal((batch, *shape)).astype(np.float32)
+    )
     ours = Session(from_torch(net, (1, *shape)).to_onnx())
     feeds = {ours.input_specs[0].name: x.numpy()}
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    theirs = ort.InferenceSession(torch_export(net, x), options,
-                                  providers=["CPUExecutionProvider"])
+    theirs = ort.InferenceSession(torch_export(net, x), options, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         want = net(x).numpy()
     got = ours.run(feeds)[ours.output_names[0]]
@@ -86,9 +93,16 @@ def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
         t_eager = median_ms(lambda: net(x), rounds)
     t_ours = median_ms(lambda: ours.run(feeds), rounds)
     t_export = median_ms(lambda: theirs.run(None, {"x": x.numpy()}), rounds)
-    return {"network": name, "batch": batch, "ours_ms": t_ours, "torch_export_ms": t_export,
-            "eager_ms": t_eager, "vs_export": t_ours / t_export, "vs_eager": t_ours / t_eager,
-            "rel_error": error}
+    return {
+        "network": name,
+        "batch": batch,
+        "ours_ms": t_ours,
+        "torch_export_ms": t_export,
+        "eager_ms": t_eager,
+        "vs_export": t_ours / t_export,
+        "vs_eager": t_ours / t_eager,
+        "rel_error": error,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,12 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"{'network':22} {'N':>2} {'ours ms':>9} {'export ms':>9} {'eager ms':>9} "
-          f"{'/export':>7} {'/eager':>7} {'rel err':>8}")
+    print(
+        f"{'network':22} {'N':>2} {'ours ms':>9} {'export ms':>9} {'eager ms':>9} "
+        f"{'/export':>7} {'/eager':>7} {'rel err':>8}"
+    )
     for r in rows:
-        print(f"{r['network']:22} {r['batch']:>2} {r['ours_ms']:9.2f} {r['torch_export_ms']:9.2f} "
-              f"{r['eager_ms']:9.2f} {r['vs_export']:7.2f} {r['vs_eager']:7.2f} "
-              f"{r['rel_error']:8.1e}")
+        print(
+            f"{r['network']:22} {r['batch']:>2} {r['ours_ms']:9.2f} {r['torch_export_ms']:9.2f} "
+            f"{r['eager_ms']:9.2f} {r['vs_export']:7.2f} {r['vs_eager']:7.2f} "
+            f"{r['rel_error']:8.1e}"
+        )
     return 0
 
 

@@ -25,12 +25,14 @@ def seeded(net: nn.Module, seed: int = 0) -> nn.Module:
         for module in net.modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen)
-                                    * (2.0 / fan_in) ** 0.5)
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
+                )
                 if module.bias is not None:
                     module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
             elif isinstance(module, nn.BatchNorm2d):
                 c = module.num_features
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.randn(c, generator=gen) * 0.2)
                 module.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.5)
                 module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
@@ -44,10 +46,18 @@ def seeded(net: nn.Module, seed: int = 0) -> nn.Module:
     return net.eval()
 
 
-def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
-            act: type[nn.Module] | None = nn.ReLU) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups,
-                                         bias=False), nn.BatchNorm2d(cout)]
+def conv_bn(
+    cin: int,
+    cout: int,
+    k: int = 3,
+    stride: int = 1,
+    groups: int = 1,
+    act: type[nn.Module] | None = nn.ReLU,
+) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     if act is not None:
         layers.append(act())
     return nn.Sequential(*layers)
@@ -56,9 +66,19 @@ def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
 # ----------------------------------------------------------------------------- LeNet-5
 def lenet5() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+        nn.Conv2d(1, 6, 5),
+        nn.BatchNorm2d(6),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.BatchNorm2d(16),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
         nn.Linear(84, 10),
     )
 
@@ -82,8 +102,14 @@ def vgg11_bn(width: float = 1.0, classes: int = 1000, hidden: int = 4096) -> nn.
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
             self.classifier = nn.Sequential(
-                nn.Linear(cin * 49, hidden), nn.ReLU(True), nn.Dropout(),
-                nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(), nn.Linear(hidden, classes))
+                nn.Linear(cin * 49, hidden),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(hidden, classes),
+            )
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             x = self.avgpool(self.features(x))
@@ -103,9 +129,11 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False),
-                                         nn.BatchNorm2d(planes))
-                           if stride != 1 or cin != planes else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            if stride != 1 or cin != planes
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -127,9 +155,11 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
-                                         nn.BatchNorm2d(out))
-                           if stride != 1 or cin != out else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+            if stride != 1 or cin != out
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -141,8 +171,13 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int],
-                 width: float = 1.0, classes: int = 1000) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: list[int],
+        width: float = 1.0,
+        classes: int = 1000,
+    ) -> None:
         super().__init__()
         w = [max(8, int(c * width)) for c in (64, 128, 256, 512)]
         self.conv1 = nn.Conv2d(3, w[0], 7, 2, 3, bias=False)
@@ -184,8 +219,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand != 1:
             layers.append(conv_bn(cin, hidden, 1, act=nn.ReLU6))
-        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            conv_bn(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,8 +231,15 @@ class InvertedResidual(nn.Module):
 
 
 def mobilenet_v2(width: float = 1.0, classes: int = 1000) -> nn.Module:
-    cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-           (6, 160, 3, 2), (6, 320, 1, 1)]
+    cfg = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]
     cin = max(8, int(32 * width))
     layers: list[nn.Module] = [conv_bn(3, cin, 3, 2, act=nn.ReLU6)]
     for t, c, n, s in cfg:
@@ -231,8 +276,13 @@ class Fire(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
+        return torch.cat(
+            [
+                self.expand1x1_activation(self.expand1x1(x)),
+                self.expand3x3_activation(self.expand3x3(x)),
+            ],
+            1,
+        )
 
 
 def squeezenet1_1(classes: int = 1000) -> nn.Module:
@@ -240,14 +290,26 @@ def squeezenet1_1(classes: int = 1000) -> nn.Module:
         def __init__(self) -> None:
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(3, 64, 3, 2), nn.ReLU(True), nn.MaxPool2d(3, 2, ceil_mode=True),
-                Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), nn.MaxPool2d(3, 2, ceil_mode=True),
-                Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
+                nn.Conv2d(3, 64, 3, 2),
+                nn.ReLU(True),
                 nn.MaxPool2d(3, 2, ceil_mode=True),
-                Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
-                Fire(512, 64, 256, 256))
-            self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(512, classes, 1),
-                                            nn.ReLU(True), nn.AdaptiveAvgPool2d((1, 1)))
+                Fire(64, 16, 64, 64),
+                Fire(128, 16, 64, 64),
+                nn.MaxPool2d(3, 2, ceil_mode=True),
+                Fire(128, 32, 128, 128),
+                Fire(256, 32, 128, 128),
+                nn.MaxPool2d(3, 2, ceil_mode=True),
+                Fire(256, 48, 192, 192),
+                Fire(384, 48, 192, 192),
+                Fire(384, 64, 256, 256),
+                Fire(512, 64, 256, 256),
+            )
+            self.classifier = nn.Sequential(
+                nn.Dropout(0.5),
+                nn.Conv2d(512, classes, 1),
+                nn.ReLU(True),
+                nn.AdaptiveAvgPool2d((1, 1)),
+            )
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.flatten(self.classifier(self.features(x)), 1)
@@ -276,8 +338,11 @@ class DenseBlock(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(DenseLayer(cin + i * growth, growth) for i in range(layers))
         self.transition = nn.Sequential(
-            nn.BatchNorm2d(cin + layers * growth), nn.ReLU(True),
-            nn.Conv2d(cin + layers * growth, cin, 1, bias=False), nn.AvgPool2d(2, 2))
+            nn.BatchNorm2d(cin + layers * growth),
+            nn.ReLU(True),
+            nn.Conv2d(cin + layers * growth, cin, 1, bias=False),
+            nn.AvgPool2d(2, 2),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
@@ -326,9 +391,15 @@ class ShuffleUnit(nn.Module):
         super().__init__()
         half = c // 2
         self.branch2 = nn.Sequential(
-            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True),
-            nn.Conv2d(half, half, 3, 1, 1, groups=half, bias=False), nn.BatchNorm2d(half),
-            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True))
+            nn.Conv2d(half, half, 1, bias=False),
+            nn.BatchNorm2d(half),
+            nn.ReLU(True),
+            nn.Conv2d(half, half, 3, 1, 1, groups=half, bias=False),
+            nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False),
+            nn.BatchNorm2d(half),
+            nn.ReLU(True),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x.chunk(2, dim=1)

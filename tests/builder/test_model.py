@@ -100,8 +100,9 @@ def test_shared_layer_called_twice() -> None:
     a = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
     expected = np.maximum(a @ lin.weight.T + lin.bias, 0) @ lin.weight.T + lin.bias
     np.testing.assert_allclose(run_ort(model, {"x": a})[0], expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(oracle.run(model, {"x": a})["output"], expected, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        oracle.run(model, {"x": a})["output"], expected, rtol=1e-5, atol=1e-6
+    )
     assert len(model.state_dict()) == 2
 
 
@@ -174,8 +175,9 @@ def test_constructor_errors(make: object, error: type, words: str) -> None:
         (ReLU(), (2, 3), "int64", LayerTypeError, "dtype 'int64' is not supported"),
     ],
 )
-def test_call_errors(layer: object, shape: tuple[int, ...], dtype: str, error: type,
-                     words: str) -> None:
+def test_call_errors(
+    layer: object, shape: tuple[int, ...], dtype: str, error: type, words: str
+) -> None:
     with pytest.raises(error) as info:
         layer(Input("x", shape, dtype))  # type: ignore[operator]
     assert words in str(info.value)
@@ -189,7 +191,7 @@ def test_model_errors() -> None:
     with pytest.raises(LayerArgumentError, match="an input cannot be an output"):
         Model([x], [x])
     with pytest.raises(LayerTypeError, match="expected a symbolic Tensor"):
-        ReLU()(np.zeros(3))  # type: ignore[arg-type]
+        ReLU()(np.zeros(3))
     with pytest.raises(LayerArgumentError, match="opset=23"):
         Model([z], [y]).to_onnx(23)
     with pytest.raises(BuildError, match="must be 1 unique names"):

@@ -15,7 +15,7 @@ import copy
 import json
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -41,10 +41,11 @@ TARGETS = ("any", "cuda")
 TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16}
 TOL = {"float32": (1e-4, 1e-5), "float64": (1e-10, 1e-12), "float16": (1e-2, 1e-2)}
 """(rtol, atol) against torch: the contract's float32 tolerance; float16 is one or two ulps."""
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 # --------------------------------------------------------------------------- helpers
-def randomize(module: torch.nn.Module, rng: np.random.Generator) -> torch.nn.Module:
+def randomize(module: M, rng: np.random.Generator) -> M:
     """Non-trivial state: weights and biases ~ N(0, 1), running mean ~ N(0, 1), var in
     [0.5, 2]; returns the module."""
     with torch.no_grad():
@@ -177,7 +178,8 @@ def test_batchnorm_sweep_covers_the_arguments() -> None:
 def test_batchnorm_eval_is_one_batchnormalization_node(dtype: str) -> None:
     """Eval with running statistics: a BatchNormalization onnxruntime can fold into a Conv (an
     ``Add`` on the variance initializer puts back float32 epsilon rounding for float64)."""
-    for kwargs in ({}, {"affine": False}, {"bias": False, "eps": 1e-3}):
+    cases: tuple[dict[str, Any], ...] = ({}, {"affine": False}, {"bias": False, "eps": 1e-3})
+    for kwargs in cases:
         model = single_layer_model(BatchNorm2d(3, **kwargs), ("N", 3, 4, 4), dtype)
         for target in TARGETS:
             ops = [n.op_type for n in model.to_onnx(target=target).graph.node]
@@ -334,7 +336,7 @@ def test_layernorm_single_and_empty_normalised_size(dtype: str) -> None:
 # --------------------------------------------------------------------------- shared behaviour
 def _bn(
     kwargs: dict[str, Any], c: int, rng: np.random.Generator
-) -> tuple[BatchNorm2d, torch.nn.Module]:
+) -> tuple[BatchNorm2d, torch.nn.BatchNorm2d]:
     theirs = randomize(torch.nn.BatchNorm2d(c, **kwargs), rng)
     ours = BatchNorm2d(c, **kwargs)
     ours.load_state_dict(state_of(theirs, ours))
@@ -551,21 +553,27 @@ def _raises_torch(make: Any) -> BaseException:
             id="bn-negative-features",
         ),
         pytest.param(
-            lambda: torch.nn.BatchNorm2d(2.0),
+            lambda: torch.nn.BatchNorm2d(2.0),  # type: ignore[arg-type]
             lambda: BatchNorm2d(2.0),  # type: ignore[arg-type]
             LayerTypeError,
             r"num_features=2.0",
             id="bn-float-features",
         ),
         pytest.param(
-            lambda: torch.nn.BatchNorm2d(3, eps="a").eval()(torch.zeros(2, 3, 2, 2)),
+            lambda: torch.nn.BatchNorm2d(
+                3,
+                eps="a",  # type: ignore[arg-type]
+            ).eval()(torch.zeros(2, 3, 2, 2)),
             lambda: BatchNorm2d(3, eps="a"),  # type: ignore[arg-type]
             LayerTypeError,
             r"eps='a'",
             id="bn-str-eps",
         ),
         pytest.param(
-            lambda: torch.nn.BatchNorm2d(3, momentum="x").eval()(torch.zeros(2, 3, 2, 2)),
+            lambda: torch.nn.BatchNorm2d(
+                3,
+                momentum="x",  # type: ignore[arg-type]
+            ).eval()(torch.zeros(2, 3, 2, 2)),
             lambda: BatchNorm2d(3, momentum="x"),  # type: ignore[arg-type]
             LayerTypeError,
             r"momentum='x'",
@@ -621,7 +629,7 @@ def _raises_torch(make: Any) -> BaseException:
             id="ln-float",
         ),
         pytest.param(
-            lambda: torch.nn.LayerNorm(3, eps=None)(torch.zeros(2, 3)),
+            lambda: torch.nn.LayerNorm(3, eps=None)(torch.zeros(2, 3)),  # type: ignore[arg-type]
             lambda: LayerNorm(3, eps=None),  # type: ignore[arg-type]
             LayerTypeError,
             r"eps=None",
@@ -648,7 +656,7 @@ def test_int_input_rejected_like_torch() -> None:
 def test_accepted_like_torch() -> None:
     """No parameters and no statistics: torch takes any channel count, and so do we."""
     rng = np.random.default_rng(12)
-    kwargs = {"affine": False, "track_running_stats": False}
+    kwargs: dict[str, Any] = {"affine": False, "track_running_stats": False}
     theirs = torch.nn.BatchNorm2d(3, **kwargs)
     x = make_x((2, 5, 3, 3), "float32", rng)
     model = single_layer_model(BatchNorm2d(3, **kwargs), ("N", 5, 3, 3))

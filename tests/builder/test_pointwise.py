@@ -13,7 +13,7 @@ import math
 import warnings
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -259,8 +259,8 @@ def test_fast_forms_avoid_slow_kernels() -> None:
         for dtype in DTYPES:
             ops = {n.op_type for n in build(name, {}, (2, 3), dtype).to_onnx().graph.node}
             assert not ops & slow, (name, dtype, ops & slow)
-    ops = [n.op_type for n in build("ReLU6", {}, (2, 3), "float16").to_onnx().graph.node]
-    assert ops == ["Clip"]
+    relu6_ops = [n.op_type for n in build("ReLU6", {}, (2, 3), "float16").to_onnx().graph.node]
+    assert relu6_ops == ["Clip"]
 
 
 # --------------------------------------------------------------------------- rejections
@@ -344,7 +344,7 @@ def test_integer_input_rejected() -> None:
 
 def test_hardtanh_deprecated_keywords() -> None:
     with pytest.warns(FutureWarning, match="is deprecated and renamed"):
-        layer = LAYERS["Hardtanh"](min_value=-2.0, max_value=2.0)
+        layer = cast(Any, LAYERS["Hardtanh"])(min_value=-2.0, max_value=2.0)
     assert layer.torch_args() == {"min_val": -2.0, "max_val": 2.0}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -66,7 +66,7 @@ def torch_out(
 def build(name: str, dim: int | None, shape: tuple[Any, ...], dtype: str) -> Model:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return single_layer_model(LAYERS[name](dim), shape, dtype)
+        return single_layer_model(cast(Any, LAYERS[name])(dim), shape, dtype)
 
 
 def assert_matches(got: np.ndarray, want: np.ndarray, dtype: str, what: str) -> None:
@@ -175,7 +175,7 @@ def test_dim_out_of_range_rejected_like_torch(name: str, dim: int, shape: tuple[
     with pytest.raises(IndexError):
         getattr(torch.nn, name)(dim)(torch.zeros(shape))
     with pytest.raises(ShapeError, match=f"dim={dim} is out of range"):
-        LAYERS[name](dim)(Input("x", shape))
+        cast(Any, LAYERS[name])(dim)(Input("x", shape))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -184,11 +184,11 @@ def test_dim_type_rejected_like_torch(name: str, dim: Any) -> None:
     with pytest.raises(TypeError):
         getattr(torch.nn, name)(dim)(torch.zeros(2, 3))
     with pytest.raises(LayerTypeError, match="dim="):
-        LAYERS[name](dim)
+        cast(Any, LAYERS[name])(dim)
 
 
 def test_numpy_int_dim_accepted() -> None:
-    layer = LAYERS["Softmax"](np.int64(1))
+    layer = cast(Any, LAYERS["Softmax"])(np.int64(1))
     assert layer.torch_args() == {"dim": 1}
 
 

@@ -581,7 +581,11 @@ REJECTED: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     ),
     ("cat-none", lambda: Cat(0)(), lambda: torch.cat([], 0)),
     ("cat-bool-dim", lambda: Cat(True), lambda: torch.cat([torch.zeros(2)], True)),
-    ("cat-float-dim", lambda: Cat(1.0), lambda: torch.cat([torch.zeros(2)], 1.0)),
+    (
+        "cat-float-dim",
+        lambda: Cat(1.0),  # type: ignore[arg-type]
+        lambda: torch.cat([torch.zeros(2)], 1.0),  # type: ignore[arg-type]
+    ),
     ("mean-dim", lambda: Mean(2)(Input("x", (2, 3))), lambda: torch.zeros(2, 3).mean(2)),
     ("mean-dim-0d", lambda: Mean(1)(Input("x", ())), lambda: torch.zeros(()).mean(1)),
     ("mean-repeat", lambda: Mean((1, 1)), lambda: torch.zeros(2, 3).mean((1, 1))),
@@ -590,9 +594,17 @@ REJECTED: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
         lambda: Mean((1, -1))(Input("x", (2, 3))),
         lambda: torch.zeros(2, 3).mean((1, -1)),
     ),
-    ("mean-float-dim", lambda: Mean(1.0), lambda: torch.zeros(2, 3).mean(1.0)),
+    (
+        "mean-float-dim",
+        lambda: Mean(1.0),  # type: ignore[arg-type]
+        lambda: torch.zeros(2, 3).mean(1.0),  # type: ignore[call-overload]
+    ),
     ("mean-bool-dim", lambda: Mean((True,)), lambda: torch.zeros(2, 3).mean((True,))),
-    ("mean-int-keepdim", lambda: Mean(1, 1), lambda: torch.zeros(2, 3).mean(1, keepdim=1)),
+    (
+        "mean-int-keepdim",
+        lambda: Mean(1, 1),  # type: ignore[arg-type]
+        lambda: torch.zeros(2, 3).mean(1, keepdim=1),  # type: ignore[call-overload]
+    ),
     (
         "mean-int-dtype",
         lambda: Mean(1, dtype="int64"),
@@ -640,9 +652,17 @@ REJECTED: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
         lambda: Reshape([])(Input("x", (2, 3))),
         lambda: torch.zeros(2, 3).reshape(()),
     ),
-    ("reshape-float", lambda: Reshape([2.0, 3]), lambda: torch.zeros(6).reshape((2.0, 3))),
+    (
+        "reshape-float",
+        lambda: Reshape([2.0, 3]),  # type: ignore[list-item]
+        lambda: torch.zeros(6).reshape((2.0, 3)),  # type: ignore[arg-type]
+    ),
     ("reshape-bool", lambda: Reshape([True, 6]), lambda: torch.zeros(6).reshape((True, 6))),
-    ("reshape-int", lambda: Reshape(6), lambda: torch.reshape(torch.zeros(6), 6)),
+    (
+        "reshape-int",
+        lambda: Reshape(6),  # type: ignore[arg-type]
+        lambda: torch.reshape(torch.zeros(6), 6),  # type: ignore[arg-type]
+    ),
     (
         "permute-length",
         lambda: Permute((2, 0))(Input("x", (2, 3, 4))),
@@ -676,7 +696,11 @@ REJECTED: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     ),
     ("chunk-zero", lambda: Chunk(0), lambda: torch.zeros(5).chunk(0)),
     ("chunk-negative", lambda: Chunk(-1), lambda: torch.zeros(5).chunk(-1)),
-    ("chunk-float", lambda: Chunk(2.0), lambda: torch.zeros(5).chunk(2.0)),
+    (
+        "chunk-float",
+        lambda: Chunk(2.0),  # type: ignore[arg-type]
+        lambda: torch.zeros(5).chunk(2.0),  # type: ignore[arg-type]
+    ),
     ("chunk-bool", lambda: Chunk(True), lambda: torch.zeros(5).chunk(True)),
     ("chunk-0d", lambda: Chunk(1)(Input("x", ())), lambda: torch.zeros(()).chunk(1)),
     ("chunk-dim", lambda: Chunk(2, 1)(Input("x", (5,))), lambda: torch.zeros(5).chunk(2, 1)),
@@ -685,8 +709,16 @@ REJECTED: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
     ("split-sum", lambda: Split([2, 2])(Input("x", (5,))), lambda: torch.zeros(5).split([2, 2])),
     ("split-empty-list", lambda: Split([])(Input("x", (5,))), lambda: torch.zeros(5).split([])),
     ("split-negative-entry", lambda: Split([-1, 6]), lambda: torch.zeros(5).split([-1, 6])),
-    ("split-float", lambda: Split(2.0), lambda: torch.zeros(5).split(2.0)),
-    ("split-float-entry", lambda: Split([2.0, 3]), lambda: torch.zeros(5).split([2.0, 3])),
+    (
+        "split-float",
+        lambda: Split(2.0),  # type: ignore[arg-type]
+        lambda: torch.zeros(5).split(2.0),
+    ),
+    (
+        "split-float-entry",
+        lambda: Split([2.0, 3]),  # type: ignore[list-item]
+        lambda: torch.zeros(5).split([2.0, 3]),
+    ),
     ("split-0d", lambda: Split(1)(Input("x", ())), lambda: torch.zeros(()).split(1)),
     (
         "split-dim",
@@ -759,7 +791,7 @@ def test_shufflenet_channel_shuffle_and_split() -> None:
     x1, x2 = Chunk(2, dim=1)(x)
     y = Cat(dim=1)(x1, ReLU()(x2))
     b, ch, hh, ww = y.shape
-    y = Reshape([b, groups, ch // groups, hh, ww])(y)  # type: ignore[operator]
+    y = Reshape([b, groups, ch // groups, hh, ww])(y)
     y = Reshape([b, -1, hh, ww])(Transpose(1, 2)(y))
     assert y.shape == ("N", c, h, w)
     model = Model([x], [y])

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -28,8 +28,12 @@ from onnxlayers.runtime.compare import compare_outputs
 from onnxlayers.runtime.errors import ModelLoadError
 from onnxlayers.runtime.session import Session
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+if TYPE_CHECKING:
+    import torch
+    import torch.nn.functional as F
+else:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
 
 
 RNG = np.random.default_rng(0)
@@ -41,7 +45,12 @@ def export_legacy(module: Any, shape: tuple[int, ...], **kw: Any) -> onnx.ModelP
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module.eval(), (torch.zeros(shape),), buffer, dynamo=False, opset_version=18, **kw
+            module.eval(),
+            (torch.zeros(shape),),
+            buffer,  # type: ignore[arg-type]  # the legacy exporter takes a file object too
+            dynamo=False,
+            opset_version=18,
+            **kw,
         )
     return onnx.load_from_string(buffer.getvalue())
 
@@ -54,6 +63,7 @@ def export_dynamo(module: Any, shape: tuple[int, ...]) -> onnx.ModelProto:
         program = torch.onnx.export(
             module.eval(), (torch.zeros(shape),), dynamo=True, opset_version=18, verbose=False
         )
+    assert program is not None
     return program.model_proto
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -21,8 +21,11 @@ from onnxlayers.runtime.errors import InputError
 from onnxlayers.runtime.session import TensorSpec
 from onnxlayers.runtime.verification import match_inputs, verify, verify_against
 
-torch = pytest.importorskip("torch")
-from tests.runtime.test_audit import export_dynamo, export_legacy  # noqa: E402
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = pytest.importorskip("torch")
+from tests.runtime.test_audit import export_dynamo, export_legacy
 
 
 def failing_kinds(report: Any, who: str = "your file") -> dict[str, int]:
