@@ -671,6 +671,8 @@ def _interpolate(cx: _Importer, input: Any, size: Any = None, scale_factor: Any 
                  recompute_scale_factor: Any = None, antialias: bool = False) -> Any:
     if antialias:
         raise UnsupportedTorchError("antialias=True; only antialias=False")
+    if isinstance(scale_factor, list):
+        scale_factor = tuple(scale_factor)  # fx passes F.interpolate's list as it is
     args = {"size": size, "scale_factor": scale_factor, "mode": mode,
             "align_corners": align_corners, "recompute_scale_factor": recompute_scale_factor}
     return cx.apply("Upsample", args, input)
