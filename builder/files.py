@@ -74,8 +74,12 @@ def initializer_bytes(model: onnx.ModelProto) -> int:
     return sum(t.ByteSize() for t in model.graph.initializer)
 
 
-def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *,
-               external_threshold: int = EXTERNAL_DATA_THRESHOLD) -> Path:
+def save_model(
+    model: onnx.ModelProto,
+    path: str | os.PathLike[str],
+    *,
+    external_threshold: int = EXTERNAL_DATA_THRESHOLD,
+) -> Path:
     """Save ``model`` atomically; with more than ``external_threshold`` bytes of initializers,
     they go to ``<name>.<content digest>.data`` beside it (written and renamed first, so the
     model never points at a missing or partial file; the previous data file is removed after).
@@ -94,8 +98,9 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str], *,
         digest.update(tensor.SerializeToString(deterministic=True))
     location = f"{target.name}.{digest.hexdigest()[:16]}.data"
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as tmp:
-        convert_model_to_external_data(proto, all_tensors_to_one_file=True, location=location,
-                                       size_threshold=1024)
+        convert_model_to_external_data(
+            proto, all_tensors_to_one_file=True, location=location, size_threshold=1024
+        )
         onnx.save_model(proto, os.path.join(tmp, target.name))
         data = Path(tmp, location)
         with open(data, "rb+") as f:
@@ -118,5 +123,9 @@ def _data_files(target: Path) -> set[str]:
         proto = onnx.load(os.fspath(target), load_external_data=False)
     except Exception:
         return set()
-    return {entry.value for t in proto.graph.initializer for entry in t.external_data
-            if entry.key == "location" and entry.value.startswith(f"{target.name}.")}
+    return {
+        entry.value
+        for t in proto.graph.initializer
+        for entry in t.external_data
+        if entry.key == "location" and entry.value.startswith(f"{target.name}.")
+    }

@@ -88,8 +88,9 @@ class GraphBuilder:
         )
         node_name = self.fresh(f"{name or op_type}/node") if name else None
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), outs, name=node_name, domain=domain or None,
-                             **attrs)
+            helper.make_node(
+                op_type, list(inputs), outs, name=node_name, domain=domain or None, **attrs
+            )
         )
         return outs[0] if isinstance(outputs, int) and outputs == 1 else outs
 
@@ -138,11 +139,19 @@ class GraphBuilder:
         for build, tag in ((then, "then"), (orelse, "else")):
             sub = self.branch()
             outs = build(sub)
-            infos = [helper.make_tensor_value_info(o, DTYPES[dt], [None] * rank)
-                     for o, (dt, rank) in zip(outs, outputs, strict=True)]
+            infos = [
+                helper.make_tensor_value_info(o, DTYPES[dt], [None] * rank)
+                for o, (dt, rank) in zip(outs, outputs, strict=True)
+            ]
             graphs.append(helper.make_graph(sub.nodes, f"{hint}/{tag}", [], infos))
-        res = self.op("If", cond, outputs=len(outputs), then_branch=graphs[0],
-                      else_branch=graphs[1], name=hint)
+        res = self.op(
+            "If",
+            cond,
+            outputs=len(outputs),
+            then_branch=graphs[0],
+            else_branch=graphs[1],
+            name=hint,
+        )
         return [res] if isinstance(res, str) else list(res)
 
     def rename(self, old: str, new: str) -> None:

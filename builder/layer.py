@@ -131,7 +131,8 @@ class Layer:
         out: dict[str, Any] = {}
         for name, p in inspect.signature(cls.__init__).parameters.items():
             if name in ("self", "name", "device", "dtype") or p.kind not in (
-                p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY
+                p.POSITIONAL_OR_KEYWORD,
+                p.KEYWORD_ONLY,
             ):
                 continue
             if not hasattr(module, name):
@@ -263,9 +264,7 @@ class Layer:
 
     def expect_arity(self, inputs: Sequence[TensorSpec], n: int) -> None:
         if len(inputs) != n:
-            raise LayerTypeError(
-                f"{self.label}: called with {len(inputs)} inputs; expected {n}"
-            )
+            raise LayerTypeError(f"{self.label}: called with {len(inputs)} inputs; expected {n}")
 
 
 def _plain(v: Any) -> Any:
@@ -285,8 +284,11 @@ def load_params(
             f"{who}: load_state_dict: missing keys {missing!r}, unexpected keys "
             f"{unexpected!r}; expected exactly {sorted(slots)!r}"
         )
-    checked = [(*slots[k], slots[k][0]._check_param(slots[k][1], v))
-               for k, v in state.items() if k in slots]
+    checked = [
+        (*slots[k], slots[k][0]._check_param(slots[k][1], v))
+        for k, v in state.items()
+        if k in slots
+    ]
     for layer, pname, arr in checked:
         layer._params[pname] = arr
 

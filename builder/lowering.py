@@ -61,8 +61,9 @@ def replay(prog: Program) -> tuple[dict[str, Tensor], dict[str, Layer]]:
                 setattr(layer, pname, prog.weights[wname])
             layer.training = rec.training
             layers[rec.layer] = layer
-        out = layer(*[env[n] for n in rec.inputs],
-                    **resolve_shapes(rec.call_args, lambda n: env[n].shape))
+        out = layer(
+            *[env[n] for n in rec.inputs], **resolve_shapes(rec.call_args, lambda n: env[n].shape)
+        )
         for t, n in zip(out if isinstance(out, tuple) else (out,), rec.outputs, strict=True):
             env[n] = t
     return env, layers
@@ -84,7 +85,8 @@ def lower(
     """
     if opset not in OPSETS:
         raise LayerArgumentError(
-            f"lower: opset={opset!r}; expected {OPSETS.start} to {OPSETS.stop - 1}")
+            f"lower: opset={opset!r}; expected {OPSETS.start} to {OPSETS.stop - 1}"
+        )
     if target not in TARGETS:
         raise LayerArgumentError(f"lower: target={target!r}; expected one of {list(TARGETS)!r}")
     env, layers = replay(prog)

@@ -60,8 +60,9 @@ class Model:
         if not outs:
             raise LayerArgumentError("Model: needs at least one output")
         if output_names is None:
-            output_names = (["output"] if len(outs) == 1
-                            else [f"output_{i}" for i in range(len(outs))])
+            output_names = (
+                ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+            )
         self.output_names = list(output_names)
         if len(self.output_names) != len(outs) or len(set(self.output_names)) != len(outs):
             raise LayerArgumentError(
@@ -166,8 +167,11 @@ class Model:
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Load parameters by the keys of :meth:`state_dict`; validated before any is set."""
-        slots = {f"{name}.{p}": (layer, p) for name, layer in self.layers.items()
-                 for p in layer.parameters()}
+        slots = {
+            f"{name}.{p}": (layer, p)
+            for name, layer in self.layers.items()
+            for p in layer.parameters()
+        }
         load_params("Model", slots, state, strict)
 
     def train(self, mode: bool = True) -> Model:
@@ -228,8 +232,9 @@ class Model:
         """
         return lower(self.program(), target=target, opset=opset, check=check, name=self.name)
 
-    def save(self, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET, *,
-             target: str = "any") -> Path:
+    def save(
+        self, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET, *, target: str = "any"
+    ) -> Path:
         """Write the ONNX file atomically (temp file + rename): a failure leaves the old file.
 
         Weights past protobuf's 2 GB limit go to one external data file beside it
@@ -249,8 +254,12 @@ class Model:
     def from_program(cls, prog: Program, *, name: str = "onnxlayers") -> Model:
         """The Model a layer program describes (layers rebuilt, weights and modes set)."""
         env, _ = replay(prog)
-        return cls([env[i.name] for i in prog.inputs], [env[n] for n in prog.outputs],
-                   output_names=prog.outputs, name=name)
+        return cls(
+            [env[i.name] for i in prog.inputs],
+            [env[n] for n in prog.outputs],
+            output_names=prog.outputs,
+            name=name,
+        )
 
 
 def _layer_path(layer: Layer) -> str | None:

@@ -126,15 +126,19 @@ class Program:
             raise ModelFormatError(
                 f"layer program format {data.get('format')!r} is not supported; expected {FORMAT!r}"
             )
-        calls = [CallRecord(**{**c, "call_args": decode_call_args(c["call_args"])})
-                 for c in data["calls"]]
+        calls = [
+            CallRecord(**{**c, "call_args": decode_call_args(c["call_args"])})
+            for c in data["calls"]
+        ]
         return cls(
             inputs=[TensorInfo(**i) for i in data["inputs"]],
             outputs=list(data["outputs"]),
             calls=calls,
             weights=weights,
-            output_specs={k: TensorSpec(tuple(v["shape"]), v["dtype"])
-                          for k, v in data.get("output_specs", {}).items()},
+            output_specs={
+                k: TensorSpec(tuple(v["shape"]), v["dtype"])
+                for k, v in data.get("output_specs", {}).items()
+            },
         )
 
     @classmethod

@@ -110,8 +110,10 @@ def supported() -> dict[str, list[str]]:
 
 def _supported_text() -> str:
     s = supported()
-    return (f"Supported modules: {', '.join(s['modules'])}. Supported functions and methods: "
-            f"{', '.join(s['functions'])}.")
+    return (
+        f"Supported modules: {', '.join(s['modules'])}. Supported functions and methods: "
+        f"{', '.join(s['functions'])}."
+    )
 
 
 def _short(name: str) -> str:
@@ -241,7 +243,8 @@ class _Importer:
         """The error for ``node``: where it is, why (when known) and the supported set."""
         why = f": {reason}" if reason else ""
         return UnsupportedTorchError(
-            f"from_torch: {self.where(node)} is not supported{why}. {_supported_text()}")
+            f"from_torch: {self.where(node)} is not supported{why}. {_supported_text()}"
+        )
 
     # -------------------------------------------------------------- building blocks
     def tensor(self, v: Any, what: str = "input") -> Tensor:
@@ -260,7 +263,8 @@ class _Importer:
             return out
         raise UnsupportedTorchError(
             f"{what} is {v!r}; only tensors (inputs, layer outputs, the module's own float "
-            "tensors) can be used here")
+            "tensors) can be used here"
+        )
 
     def adopt(self, layer: Layer, training: bool | None = None) -> Layer:
         """Name ``layer`` after the current node and set its mode (see :meth:`new_layer`)."""
@@ -274,7 +278,8 @@ class _Importer:
         """A ``get_attr`` tensor (``self.weight``) as a numpy copy with torch's shape."""
         if not isinstance(v, _Param):
             raise UnsupportedTorchError(
-                f"{what} is {v!r}; only the module's own parameters can be used here")
+                f"{what} is {v!r}; only the module's own parameters can be used here"
+            )
         return _numpy(v.value)
 
     def new_layer(self, layer_type: str, *, training: bool | None = None, **args: Any) -> Layer:
@@ -289,8 +294,9 @@ class _Importer:
         tensors = [self.tensor(t, f"input {i}") for i, t in enumerate(inputs)]
         return layer(*tensors, **{k: _static(v) for k, v in call_args.items()})
 
-    def apply(self, layer_type: str, args: Mapping[str, Any], *inputs: Any,
-              training: bool | None = None) -> Any:
+    def apply(
+        self, layer_type: str, args: Mapping[str, Any], *inputs: Any, training: bool | None = None
+    ) -> Any:
         return self.call(self.new_layer(layer_type, training=training, **_plain(args)), *inputs)
 
     def reshape(self, x: Any, target: Sequence[Any]) -> Any:
@@ -304,13 +310,15 @@ class _Importer:
         if any(d is False or d is None for d in dims) or "Reshape" not in LAYERS:
             raise UnsupportedTorchError(
                 f"reshaping {t.shape!r} to {tuple(dims)!r}: each size must be an int, -1 or a "
-                "dim read from a tensor (x.size(0)); an unnamed dynamic dim cannot be used")
+                "dim read from a tensor (x.size(0)); an unnamed dynamic dim cannot be used"
+            )
         named = [d for d in dims if isinstance(d, str)]
         if dims and t.shape and isinstance(t.shape[0], str) and not named and dims[0] != -1:
             raise UnsupportedTorchError(
                 f"reshaping {t.shape!r} to {tuple(dims)!r} fixes the dynamic batch dim "
                 f"{t.shape[0]!r} to {dims[0]!r}; write x.size(0) rather than a literal batch "
-                "size, or use from_torch(..., dynamic_batch=False)")
+                "size, or use from_torch(..., dynamic_batch=False)"
+            )
         return self.apply("Reshape", {"shape": dims}, t)
 
     # -------------------------------------------------------------- nodes
@@ -323,7 +331,8 @@ class _Importer:
                 module = self.root.get_submodule(node.target)
                 known = type(module) in self.modules or (
                     type(module) is getattr(self.torch.nn, type(module).__name__, None)
-                    and type(module).__name__ in _PASS_THROUGH)
+                    and type(module).__name__ in _PASS_THROUGH
+                )
             elif node.op in ("call_function", "call_method"):
                 table = self.methods if node.op == "call_method" else self.functions
                 rule = table.get(node.target)
@@ -340,7 +349,8 @@ class _Importer:
             listed = "".join(f"\n  - {m} is not supported" for m in missing)
             raise UnsupportedTorchError(
                 f"from_torch: {len(missing)} part(s) of the model are not supported:{listed}\n"
-                f"{_supported_text()}")
+                f"{_supported_text()}"
+            )
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
         self.env.update(zip(placeholders, inputs, strict=True))
         for node in graph.nodes:
@@ -365,8 +375,7 @@ class _Importer:
 
     def _eval(self, node: Any) -> Any:
         if node.op == "get_attr":
-            return _Param(node.target, functools.reduce(getattr, node.target.split("."),
-                                                        self.root))
+            return _Param(node.target, functools.reduce(getattr, node.target.split("."), self.root))
         args, kwargs = self._values(node.args), self._values(node.kwargs)
         if node.op == "call_module":
             return self._call_module(node.target, args, kwargs)
@@ -380,8 +389,11 @@ class _Importer:
         module = self.root.get_submodule(path)
         name = type(module).__name__
         layer_type = self.modules.get(type(module))
-        if layer_type is None and type(module) is getattr(self.torch.nn, name, None) \
-                and name in _PASS_THROUGH:
+        if (
+            layer_type is None
+            and type(module) is getattr(self.torch.nn, name, None)
+            and name in _PASS_THROUGH
+        ):
             if name == "Dropout" and module.training and module.p > 0:
                 raise UnsupportedTorchError("in training mode it is random; call .eval() first")
             return self.tensor(args[0])
@@ -455,8 +467,9 @@ def _tanh(cx: _Importer, input: Any) -> Any:
 
 
 @_maps("torch.nn.functional.leaky_relu", layer="LeakyReLU")
-def _leaky_relu(cx: _Importer, input: Any, negative_slope: float = 0.01,
-                inplace: bool = False) -> Any:
+def _leaky_relu(
+    cx: _Importer, input: Any, negative_slope: float = 0.01, inplace: bool = False
+) -> Any:
     return cx.apply("LeakyReLU", {"negative_slope": negative_slope}, input)
 
 
@@ -469,8 +482,14 @@ def _prelu(cx: _Importer, input: Any, weight: Any) -> Any:
 
 
 @_maps("torch.nn.functional.rrelu", "torch.rrelu", layer="RReLU")
-def _rrelu(cx: _Importer, input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-           training: bool = False, inplace: bool = False) -> Any:
+def _rrelu(
+    cx: _Importer,
+    input: Any,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Any:
     return cx.apply("RReLU", {"lower": lower, "upper": upper}, input, training=bool(training))
 
 
@@ -479,9 +498,11 @@ def _linear(cx: _Importer, input: Any, weight: Any, bias: Any = None) -> Any:
     w = cx.param(weight, "weight")
     if w.ndim != 2:
         raise UnsupportedTorchError(
-            f"weight has shape {w.shape!r}; expected (out_features, in_features)")
-    layer = cx.new_layer("Linear", in_features=w.shape[1], out_features=w.shape[0],
-                         bias=bias is not None)
+            f"weight has shape {w.shape!r}; expected (out_features, in_features)"
+        )
+    layer = cx.new_layer(
+        "Linear", in_features=w.shape[1], out_features=w.shape[0], bias=bias is not None
+    )
     layer.weight = w
     if bias is not None:
         layer.bias = cx.param(bias, "bias")
@@ -506,57 +527,101 @@ def _torch_reshape(cx: _Importer, input: Any, shape: Any) -> Any:
 @_maps("operator.add", "operator.iadd", "torch.add", "Tensor.add", layer="Add")
 def _add(cx: _Importer, input: Any, other: Any, *, alpha: Any = 1, out: Any = None) -> Any:
     if alpha != 1 or out is not None:
-        raise UnsupportedTorchError(
-            f"alpha={alpha!r}, out={out!r}; expected alpha=1 and no out=")
+        raise UnsupportedTorchError(f"alpha={alpha!r}, out={out!r}; expected alpha=1 and no out=")
     return cx.apply("Add", {}, input, other)
 
 
-_POOL = ("torch.nn.functional.max_pool2d", "torch.nn.functional.max_pool2d_with_indices",
-         "torch.nn.functional._max_pool2d")
+_POOL = (
+    "torch.nn.functional.max_pool2d",
+    "torch.nn.functional.max_pool2d_with_indices",
+    "torch.nn.functional._max_pool2d",
+)
 
 
 @_maps(*_POOL, layer="MaxPool2d")
-def _max_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = None,
-                padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
-                return_indices: bool = False) -> Any:
-    args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
-            "dilation": dilation, "return_indices": return_indices, "ceil_mode": ceil_mode}
+def _max_pool2d(
+    cx: _Importer,
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    args = {
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "return_indices": return_indices,
+        "ceil_mode": ceil_mode,
+    }
     return cx.apply("MaxPool2d", args, input)
 
 
 @_maps("torch.max_pool2d", layer="MaxPool2d")
-def _aten_max_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = (),
-                     padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> Any:
+def _aten_max_pool2d(
+    cx: _Importer,
+    input: Any,
+    kernel_size: Any,
+    stride: Any = (),
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Any:
     return _max_pool2d(cx, input, kernel_size, stride or None, padding, dilation, ceil_mode)
 
 
 @_maps("torch.nn.functional.avg_pool2d", layer="AvgPool2d")
-def _avg_pool2d(cx: _Importer, input: Any, kernel_size: Any, stride: Any = None,
-                padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-                divisor_override: Any = None) -> Any:
-    args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
-            "ceil_mode": ceil_mode, "count_include_pad": count_include_pad,
-            "divisor_override": divisor_override}
+def _avg_pool2d(
+    cx: _Importer,
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Any = None,
+) -> Any:
+    args = {
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": ceil_mode,
+        "count_include_pad": count_include_pad,
+        "divisor_override": divisor_override,
+    }
     return cx.apply("AvgPool2d", args, input)
 
 
 @_maps("torch.nn.functional.max_unpool2d", layer="MaxUnpool2d")
-def _max_unpool2d(cx: _Importer, input: Any, indices: Any, kernel_size: Any, stride: Any = None,
-                  padding: Any = 0, output_size: Any = None) -> Any:
-    layer = cx.new_layer("MaxUnpool2d", **_plain({"kernel_size": kernel_size, "stride": stride,
-                                                  "padding": padding}))
+def _max_unpool2d(
+    cx: _Importer,
+    input: Any,
+    indices: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Any:
+    layer = cx.new_layer(
+        "MaxUnpool2d", **_plain({"kernel_size": kernel_size, "stride": stride, "padding": padding})
+    )
     return cx.call(layer, input, indices, output_size=output_size)
 
 
 @_maps("torch.nn.functional.dropout", layer="Dropout")
-def _dropout(cx: _Importer, input: Any, p: float = 0.5, training: bool = True,
-             inplace: bool = False) -> Any:
+def _dropout(
+    cx: _Importer, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Any:
     return cx.apply("Dropout", {"p": p}, input, training=bool(training))
 
 
 @_maps("torch.nn.functional.dropout2d", layer="Dropout2d")
-def _dropout2d(cx: _Importer, input: Any, p: float = 0.5, training: bool = True,
-               inplace: bool = False) -> Any:
+def _dropout2d(
+    cx: _Importer, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Any:
     return cx.apply("Dropout2d", {"p": p}, input, training=bool(training))
 
 
@@ -565,48 +630,97 @@ def _optional(cx: _Importer, v: Any, what: str) -> np.ndarray | None:
 
 
 @_maps("torch.nn.functional.conv2d", "torch.conv2d", layer="Conv2d")
-def _conv2d(cx: _Importer, input: Any, weight: Any, bias: Any = None, stride: Any = 1,
-            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
+def _conv2d(
+    cx: _Importer,
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Any:
     layer = LAYERS["Conv2d"].from_weights(  # type: ignore[attr-defined]
-        cx.param(weight, "weight"), _optional(cx, bias, "bias"), stride=_plain(stride),
-        padding=_plain(padding), dilation=_plain(dilation), groups=groups)
+        cx.param(weight, "weight"),
+        _optional(cx, bias, "bias"),
+        stride=_plain(stride),
+        padding=_plain(padding),
+        dilation=_plain(dilation),
+        groups=groups,
+    )
     return cx.call(cx.adopt(layer), input)
 
 
 @_maps("torch.nn.functional.conv_transpose2d", "torch.conv_transpose2d", layer="ConvTranspose2d")
-def _conv_transpose2d(cx: _Importer, input: Any, weight: Any, bias: Any = None,
-                      stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
-                      groups: int = 1, dilation: Any = 1) -> Any:
+def _conv_transpose2d(
+    cx: _Importer,
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
     layer = LAYERS["ConvTranspose2d"].from_weights(  # type: ignore[attr-defined]
-        cx.param(weight, "weight"), _optional(cx, bias, "bias"), stride=_plain(stride),
-        padding=_plain(padding), output_padding=_plain(output_padding), groups=groups,
-        dilation=_plain(dilation))
+        cx.param(weight, "weight"),
+        _optional(cx, bias, "bias"),
+        stride=_plain(stride),
+        padding=_plain(padding),
+        output_padding=_plain(output_padding),
+        groups=groups,
+        dilation=_plain(dilation),
+    )
     return cx.call(cx.adopt(layer), input)
 
 
 @_maps("torch.nn.functional.batch_norm", layer="BatchNorm2d")
-def _batch_norm(cx: _Importer, input: Any, running_mean: Any, running_var: Any,
-                weight: Any = None, bias: Any = None, training: bool = False,
-                momentum: float = 0.1, eps: float = 1e-5) -> Any:
+def _batch_norm(
+    cx: _Importer,
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Any:
     x = cx.tensor(input)
     if x.ndim != 4:
         raise UnsupportedTorchError(f"batch_norm of a rank-{x.ndim} input; only 4-D (N, C, H, W)")
-    stats = [_optional(cx, v, n) for v, n in ((running_mean, "running_mean"),
-                                              (running_var, "running_var"))]
+    stats = [
+        _optional(cx, v, n)
+        for v, n in ((running_mean, "running_mean"), (running_var, "running_var"))
+    ]
     batch = bool(training) or stats[0] is None  # no running statistics: batch statistics
     layer = LAYERS["BatchNorm2d"].from_weights(  # type: ignore[attr-defined]
-        stats[0], stats[1], _optional(cx, weight, "weight"), _optional(cx, bias, "bias"), eps,
-        training=batch, momentum=momentum, num_features=x.shape[1])
+        stats[0],
+        stats[1],
+        _optional(cx, weight, "weight"),
+        _optional(cx, bias, "bias"),
+        eps,
+        training=batch,
+        momentum=momentum,
+        num_features=x.shape[1],
+    )
     layer.name = cx.node.name
     return cx.call(layer.train(batch and (cx.keep_training or stats[0] is None)), x)
 
 
 @_maps("torch.nn.functional.layer_norm", layer="LayerNorm")
-def _layer_norm(cx: _Importer, input: Any, normalized_shape: Any, weight: Any = None,
-                bias: Any = None, eps: float = 1e-5) -> Any:
+def _layer_norm(
+    cx: _Importer,
+    input: Any,
+    normalized_shape: Any,
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Any:
     layer = LAYERS["LayerNorm"].from_weights(  # type: ignore[attr-defined]
-        _plain(normalized_shape), _optional(cx, weight, "weight"), _optional(cx, bias, "bias"),
-        eps)
+        _plain(normalized_shape), _optional(cx, weight, "weight"), _optional(cx, bias, "bias"), eps
+    )
     return cx.call(cx.adopt(layer), input)
 
 
@@ -636,8 +750,9 @@ _pointwise("Softplus", "torch.nn.functional.softplus", beta=1.0, threshold=20.0)
 
 
 def _softmax_rule(layer: str, *names: str) -> None:
-    def convert(cx: _Importer, input: Any, dim: Any = None, _stacklevel: int = 3,
-                dtype: Any = None) -> Any:
+    def convert(
+        cx: _Importer, input: Any, dim: Any = None, _stacklevel: int = 3, dtype: Any = None
+    ) -> Any:
         if dtype is not None:
             raise UnsupportedTorchError(f"dtype={dtype!r}; cast the input instead")
         return cx.apply(layer, {"dim": dim}, input)
@@ -646,8 +761,9 @@ def _softmax_rule(layer: str, *names: str) -> None:
 
 
 _softmax_rule("Softmax", "torch.nn.functional.softmax", "torch.softmax", "Tensor.softmax")
-_softmax_rule("LogSoftmax", "torch.nn.functional.log_softmax", "torch.log_softmax",
-              "Tensor.log_softmax")
+_softmax_rule(
+    "LogSoftmax", "torch.nn.functional.log_softmax", "torch.log_softmax", "Tensor.log_softmax"
+)
 
 
 @_maps("torch.nn.functional.adaptive_avg_pool2d", layer="AdaptiveAvgPool2d")
@@ -655,10 +771,14 @@ def _adaptive_avg_pool2d(cx: _Importer, input: Any, output_size: Any) -> Any:
     return cx.apply("AdaptiveAvgPool2d", {"output_size": output_size}, input)
 
 
-@_maps("torch.nn.functional.adaptive_max_pool2d",
-       "torch.nn.functional.adaptive_max_pool2d_with_indices", layer="AdaptiveMaxPool2d")
-def _adaptive_max_pool2d(cx: _Importer, input: Any, output_size: Any,
-                         return_indices: bool = False) -> Any:
+@_maps(
+    "torch.nn.functional.adaptive_max_pool2d",
+    "torch.nn.functional.adaptive_max_pool2d_with_indices",
+    layer="AdaptiveMaxPool2d",
+)
+def _adaptive_max_pool2d(
+    cx: _Importer, input: Any, output_size: Any, return_indices: bool = False
+) -> Any:
     if cx.node.target is _resolve("torch.nn.functional.adaptive_max_pool2d_with_indices"):
         return_indices = True
     args = {"output_size": output_size, "return_indices": return_indices}
@@ -666,15 +786,27 @@ def _adaptive_max_pool2d(cx: _Importer, input: Any, output_size: Any,
 
 
 @_maps("torch.nn.functional.interpolate", "torch.nn.functional.upsample", layer="Upsample")
-def _interpolate(cx: _Importer, input: Any, size: Any = None, scale_factor: Any = None,
-                 mode: str = "nearest", align_corners: Any = None,
-                 recompute_scale_factor: Any = None, antialias: bool = False) -> Any:
+def _interpolate(
+    cx: _Importer,
+    input: Any,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: Any = None,
+    recompute_scale_factor: Any = None,
+    antialias: bool = False,
+) -> Any:
     if antialias:
         raise UnsupportedTorchError("antialias=True; only antialias=False")
     if isinstance(scale_factor, list):
         scale_factor = tuple(scale_factor)  # fx passes F.interpolate's list as it is
-    args = {"size": size, "scale_factor": scale_factor, "mode": mode,
-            "align_corners": align_corners, "recompute_scale_factor": recompute_scale_factor}
+    args = {
+        "size": size,
+        "scale_factor": scale_factor,
+        "mode": mode,
+        "align_corners": align_corners,
+        "recompute_scale_factor": recompute_scale_factor,
+    }
     return cx.apply("Upsample", args, input)
 
 
@@ -698,8 +830,12 @@ def _floordiv(cx: _Importer, a: Any, b: Any) -> Any:
 
 def _size_arith(a: Any, b: Any, fn: Callable[[int, int], int]) -> Any:
     """Arithmetic on sizes read from tensors (``c // groups``); None when either is a tensor."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor) or isinstance(a, _Param) \
-            or isinstance(b, _Param):
+    if (
+        isinstance(a, Tensor)
+        or isinstance(b, Tensor)
+        or isinstance(a, _Param)
+        or isinstance(b, _Param)
+    ):
         return None
     x, y = (v.value if isinstance(v, _Dim) else v for v in (a, b))
     if isinstance(x, int) and isinstance(y, int):
@@ -715,8 +851,15 @@ def _cat(cx: _Importer, tensors: Any, dim: int = 0, *, axis: Any = None, out: An
 
 
 @_maps("torch.mean", "Tensor.mean", layer="Mean")
-def _mean(cx: _Importer, input: Any, dim: Any = None, keepdim: bool = False, *,
-          dtype: Any = None, out: Any = None) -> Any:
+def _mean(
+    cx: _Importer,
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    out: Any = None,
+) -> Any:
     if out is not None:
         raise UnsupportedTorchError(f"out={out!r}; expected no out=")
     return cx.apply("Mean", {"dim": dim, "keepdim": keepdim, "dtype": dtype}, input)
@@ -734,8 +877,15 @@ def _permute_method(cx: _Importer, input: Any, *dims: Any) -> Any:
     return cx.apply("Permute", {"dims": dims}, input)
 
 
-@_maps("torch.transpose", "Tensor.transpose", "torch.swapaxes", "torch.swapdims",
-       "Tensor.swapaxes", "Tensor.swapdims", layer="Transpose")
+@_maps(
+    "torch.transpose",
+    "Tensor.transpose",
+    "torch.swapaxes",
+    "torch.swapdims",
+    "Tensor.swapaxes",
+    "Tensor.swapdims",
+    layer="Transpose",
+)
 def _transpose(cx: _Importer, input: Any, dim0: int, dim1: int) -> Any:
     return cx.apply("Transpose", {"dim0": dim0, "dim1": dim1}, input)
 
@@ -747,8 +897,7 @@ def _chunk(cx: _Importer, input: Any, chunks: int, dim: int = 0) -> Any:
 
 @_maps("torch.split", "Tensor.split", "Tensor.split_with_sizes", layer="Split")
 def _split(cx: _Importer, tensor: Any, split_size_or_sections: Any, dim: int = 0) -> Any:
-    return cx.apply("Split", {"split_size_or_sections": split_size_or_sections, "dim": dim},
-                    tensor)
+    return cx.apply("Split", {"split_size_or_sections": split_size_or_sections, "dim": dim}, tensor)
 
 
 @_maps("Tensor.contiguous")
@@ -777,7 +926,8 @@ def _getitem(cx: _Importer, obj: Any, index: Any) -> Any:
     if isinstance(obj, tuple):
         return obj[index]
     raise UnsupportedTorchError(
-        f"indexing {obj!r} with {index!r}; only tuples of layer outputs and sizes can be indexed")
+        f"indexing {obj!r} with {index!r}; only tuples of layer outputs and sizes can be indexed"
+    )
 
 
 # ------------------------------------------------------------------------------ public API
@@ -792,16 +942,21 @@ def import_torch() -> Any:
 
 
 def _is_shape(v: Any) -> bool:
-    return isinstance(v, Sequence) and not isinstance(v, (str, bytes)) and all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in v)
+    return (
+        isinstance(v, Sequence)
+        and not isinstance(v, (str, bytes))
+        and all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in v)
+    )
 
 
 def _example_specs(torch: Any, example: Any, dtype: str) -> list[tuple[tuple[int, ...], str]]:
     """(shape, dtype) per forward input from a tensor, an array, a shape or a tuple of those."""
+
     def one(v: Any) -> tuple[tuple[int, ...], str] | None:
         if isinstance(v, torch.Tensor):
-            return tuple(v.shape), normalize_dtype(str(v.dtype).removeprefix("torch."),
-                                                   where="from_torch")
+            return tuple(v.shape), normalize_dtype(
+                str(v.dtype).removeprefix("torch."), where="from_torch"
+            )
         if isinstance(v, np.ndarray):
             return v.shape, normalize_dtype(v.dtype, where="from_torch")
         if _is_shape(v):
@@ -896,22 +1051,31 @@ def from_torch(
         raise LayerTypeError(
             f"from_torch: module={module!r} is invalid; expected a torch.nn.Module"
         )
-    default = (normalize_dtype(dtype, where="from_torch") if dtype is not None
-               else _default_dtype(module))
+    default = (
+        normalize_dtype(dtype, where="from_torch") if dtype is not None else _default_dtype(module)
+    )
     modes = {m: m.training for m in module.modules()}
     try:
         if not training:
             module.eval()
-        return _convert(torch, module, example, default, dynamic_batch, input_names,
-                        output_names, training)
+        return _convert(
+            torch, module, example, default, dynamic_batch, input_names, output_names, training
+        )
     finally:
         for m, mode in modes.items():
             m.training = mode
 
 
-def _convert(torch: Any, module: Any, example: Any, default: str, dynamic_batch: bool,
-             input_names: Sequence[str] | None, output_names: Sequence[str] | None,
-             training: bool) -> Model:
+def _convert(
+    torch: Any,
+    module: Any,
+    example: Any,
+    default: str,
+    dynamic_batch: bool,
+    input_names: Sequence[str] | None,
+    output_names: Sequence[str] | None,
+    training: bool,
+) -> Model:
     """``from_torch``'s work, with the module already in the mode to export."""
     graph = _trace(torch, module)
     params = [str(n.target) for n in graph.nodes if n.op == "placeholder"]

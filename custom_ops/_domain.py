@@ -45,8 +45,15 @@ class GraphLike(Protocol):
     opset: int
     functions: dict[tuple[str, str], onnx.FunctionProto]
 
-    def op(self, op_type: str, *inputs: str, outputs: Any = 1, domain: str = "",
-           name: str | None = None, **attrs: Any) -> Any: ...
+    def op(
+        self,
+        op_type: str,
+        *inputs: str,
+        outputs: Any = 1,
+        domain: str = "",
+        name: str | None = None,
+        **attrs: Any,
+    ) -> Any: ...
 
     def add_function(self, fn: onnx.FunctionProto, domain_version: int = 1) -> None: ...
 
@@ -94,8 +101,14 @@ class Body:
         self._count = 0
         self._consts: dict[tuple[int, ...] | int, str] = {}
 
-    def op(self, op_type: str, *inputs: str, name: str | None = None,
-           refs: dict[str, tuple[str, AttributeType]] | None = None, **attrs: Any) -> str:
+    def op(
+        self,
+        op_type: str,
+        *inputs: str,
+        name: str | None = None,
+        refs: dict[str, tuple[str, AttributeType]] | None = None,
+        **attrs: Any,
+    ) -> str:
         """Append a one-output node; ``refs`` maps an attribute to ``(caller attr, type)``."""
         self._count += 1
         out = f"{op_type.lower()}_{self._count}"
@@ -148,8 +161,14 @@ class Body:
 
         Through uint8 (cheap to write; ReduceMin has CPU and CUDA kernels for it).
         """
-        each = [self.op("Cast", self.reduce("ReduceMin", self.op("Cast", c, to=TensorProto.UINT8)),
-                        to=TensorProto.BOOL) for c in conditions]
+        each = [
+            self.op(
+                "Cast",
+                self.reduce("ReduceMin", self.op("Cast", c, to=TensorProto.UINT8)),
+                to=TensorProto.BOOL,
+            )
+            for c in conditions
+        ]
         return functools.reduce(lambda a, b: self.op("And", a, b), each)
 
     def any_of(self, *conditions: str) -> str:
@@ -167,12 +186,26 @@ class Body:
         wanted = self.op("Mul", n, self.op("Cast", ok, to=TensorProto.INT64))
         return self.op("Reshape", value, wanted, name=problem, allowzero=1)
 
-    def function(self, name: str, inputs: Sequence[str], outputs: Sequence[str], *,
-                 doc: str, variant: str, attributes: Sequence[str] = ()) -> onnx.FunctionProto:
+    def function(
+        self,
+        name: str,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        *,
+        doc: str,
+        variant: str,
+        attributes: Sequence[str] = (),
+    ) -> onnx.FunctionProto:
         """The ``FunctionProto`` of these nodes, tagged with ``variant``."""
-        fn = helper.make_function(DOMAIN, name, list(inputs), list(outputs), self.nodes,
-                                  function_opset(self.opset), attributes=list(attributes),
-                                  doc_string=doc)
+        fn = helper.make_function(
+            DOMAIN,
+            name,
+            list(inputs),
+            list(outputs),
+            self.nodes,
+            function_opset(self.opset),
+            attributes=list(attributes),
+            doc_string=doc,
+        )
         fn.metadata_props.append(onnx.StringStringEntryProto(key=BODY_KEY, value=variant))
         return fn
-

@@ -142,12 +142,21 @@ class MaxUnpool2d(OpRun):
 
     op_domain = DOMAIN
 
-    def _run(self, x: np.ndarray, indices: np.ndarray, output_size: np.ndarray | None = None,
-             kernel_size: Sequence[int] = (), stride: Sequence[int] = (),
-             padding: Sequence[int] = ()) -> tuple[np.ndarray]:
+    def _run(
+        self,
+        x: np.ndarray,
+        indices: np.ndarray,
+        output_size: np.ndarray | None = None,
+        kernel_size: Sequence[int] = (),
+        stride: Sequence[int] = (),
+        padding: Sequence[int] = (),
+    ) -> tuple[np.ndarray]:
         given = None if output_size is None or output_size.size == 0 else output_size
         hw = resolve_output_size(
-            x.shape[-2:], list(kernel_size), list(stride), list(padding),
+            x.shape[-2:],
+            list(kernel_size),
+            list(stride),
+            list(padding),
             None if given is None else [int(v) for v in given],
         )
         return (unpool(x, indices, (int(hw[0]), int(hw[1]))),)  # type: ignore[arg-type]
@@ -166,8 +175,9 @@ def _given_size(ctx: InferenceContext) -> list[Dim] | None:
         return [int(v) for v in onnx.numpy_helper.to_array(data).reshape(-1)]
     symbolic = ctx.get_symbolic_input(2)
     if symbolic is not None:
-        return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                for d in symbolic.dim]
+        return [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in symbolic.dim
+        ]
     return None
 
 
@@ -185,9 +195,13 @@ def _infer(ctx: InferenceContext) -> None:
             if given is None:
                 hw: tuple[Dim, Dim] = (None, None)
             else:
-                hw = resolve_output_size(in_hw, _attr_ints(ctx, "kernel_size"),
-                                         _attr_ints(ctx, "stride"),
-                                         _attr_ints(ctx, "padding"), given or None)
+                hw = resolve_output_size(
+                    in_hw,
+                    _attr_ints(ctx, "kernel_size"),
+                    _attr_ints(ctx, "stride"),
+                    _attr_ints(ctx, "padding"),
+                    given or None,
+                )
         except CustomOpError as e:
             raise InferenceError(f"{OP}: {e}") from e
         shape = out.tensor_type.shape
@@ -206,17 +220,23 @@ def _schema() -> OpSchema:
     param = OpSchema.FormalParameter
     ints = OpSchema.AttrType.INTS
     schema = OpSchema(
-        OP, DOMAIN, VERSION,
+        OP,
+        DOMAIN,
+        VERSION,
         doc=__doc__ or "",
         inputs=[
             param("X", "T", "Input, (N, C, H, W) or (C, H, W)."),
             param("I", "tensor(int64)", "Per-plane indices into the output planes; X's shape."),
-            param("output_size", "tensor(int64)",
-                  "1-D: empty (torch's default size), (H_out, W_out) or (N, C, H_out, W_out)."),
+            param(
+                "output_size",
+                "tensor(int64)",
+                "1-D: empty (torch's default size), (H_out, W_out) or (N, C, H_out, W_out).",
+            ),
         ],
         outputs=[param("Y", "T", "X's leading dims + (H_out, W_out).")],
-        type_constraints=[("T", ["tensor(float)", "tensor(double)", "tensor(float16)"],
-                           "Float tensors.")],
+        type_constraints=[
+            ("T", ["tensor(float)", "tensor(double)", "tensor(float16)"], "Float tensors.")
+        ],
         attributes=[
             OpSchema.Attribute("kernel_size", ints, "(kH, kW) of the pooling undone."),
             OpSchema.Attribute("stride", ints, "(sH, sW); torch's default is kernel_size."),
@@ -246,14 +266,20 @@ def _input_hw(b: Body) -> str:
 def _output_hw(b: Body, hw_in: str) -> str:
     """(H_out, W_out) from ``output_size`` or torch's default, guarded by torch's rule."""
     kernel, stride, padding = (b.attr_ints(a) for a in ("kernel_size", "stride", "padding"))
-    default = b.op("Add", b.op("Mul", b.op("Sub", hw_in, b.ints([1])), stride),
-                   b.op("Sub", kernel, b.op("Add", padding, padding)))
+    default = b.op(
+        "Add",
+        b.op("Mul", b.op("Sub", hw_in, b.ints([1])), stride),
+        b.op("Sub", kernel, b.op("Add", padding, padding)),
+    )
     given = b.op("Slice", "output_size", b.ints([-2]), b.ints([INT64_MAX]))
     out_hw = b.op("Slice", b.op("Concat", given, default, axis=0), b.ints([0]), b.ints([2]))
     count = b.op("Size", "output_size")
     length_ok = b.op("Equal", b.ints([0, 2, 4]), count)
-    in_range = b.op("And", b.op("Greater", out_hw, b.op("Sub", default, stride)),
-                    b.op("Less", out_hw, b.op("Add", default, stride)))
+    in_range = b.op(
+        "And",
+        b.op("Greater", out_hw, b.op("Sub", default, stride)),
+        b.op("Less", out_hw, b.op("Add", default, stride)),
+    )
     range_ok = b.op("Or", in_range, b.op("Equal", count, b.scalar(0)))
     positive = b.op("GreaterOrEqual", out_hw, b.ints([1]))
     ok = b.op("And", b.any_of(length_ok), b.all_of(range_ok, positive))
@@ -284,9 +310,14 @@ def function(variant: str, opset: int) -> onnx.FunctionProto:
     ok = _indices_ok(b, plane)
     z = _Sizes(b.op("Shape", "X", end=-2), hw_in, out_hw, in_plane, plane, planes)
     y = (_cpu_tail if variant == "cpu" else _portable_tail)(b, z, ok)
-    return b.function(OP, ["X", "I", "output_size"], [y],
-                      attributes=["kernel_size", "stride", "padding"],
-                      doc=f"torch's max_unpool2d ({variant} body)", variant=variant)
+    return b.function(
+        OP,
+        ["X", "I", "output_size"],
+        [y],
+        attributes=["kernel_size", "stride", "padding"],
+        doc=f"torch's max_unpool2d ({variant} body)",
+        variant=variant,
+    )
 
 
 class _Sizes(NamedTuple):
@@ -302,8 +333,9 @@ class _Sizes(NamedTuple):
 
 def _cpu_tail(b: Body, z: _Sizes, ok: str) -> str:
     """Plane offsets + ONNX MaxUnpool (rank 4 only: a final Reshape would copy the output)."""
-    out_shape = b.guard(b.op("Concat", z.lead, z.out_hw, axis=0), ok,
-                        _guard_name("indices_out_of_range"))
+    out_shape = b.guard(
+        b.op("Concat", z.lead, z.out_hw, axis=0), ok, _guard_name("indices_out_of_range")
+    )
     step = b.to_scalar(z.plane)
     offsets = b.op("Range", b.scalar(0), b.op("Mul", b.to_scalar(z.planes), step), step)
     offsets = b.op("Reshape", offsets, b.op("Concat", z.lead, b.ints([1, 1]), axis=0))
@@ -313,17 +345,20 @@ def _cpu_tail(b: Body, z: _Sizes, ok: str) -> str:
 def _portable_tail(b: Body, z: _Sizes, ok: str) -> str:
     """ScatterElements of (N*C, H*W) rows into (N*C, H_out*W_out) zeros."""
     rows = b.op("Concat", z.planes, z.in_plane, axis=0)
-    out_rows = b.guard(b.op("Concat", z.planes, z.plane, axis=0), ok,
-                       _guard_name("indices_out_of_range"))
+    out_rows = b.guard(
+        b.op("Concat", z.planes, z.plane, axis=0), ok, _guard_name("indices_out_of_range")
+    )
     zeros = b.op("Expand", b.like(0.0, "X"), out_rows)
-    flat = b.op("ScatterElements", zeros, b.op("Reshape", "I", rows), b.op("Reshape", "X", rows),
-                axis=1)
+    flat = b.op(
+        "ScatterElements", zeros, b.op("Reshape", "I", rows), b.op("Reshape", "X", rows), axis=1
+    )
     return b.op("Reshape", flat, b.op("Concat", z.lead, z.out_hw, axis=0))
 
 
 # ------------------------------------------------------------------ emitting
-def choose_variant(dtype: str, rank: int, target: str, kernel: Sequence[int],
-                   padding: Sequence[int]) -> str:
+def choose_variant(
+    dtype: str, rank: int, target: str, kernel: Sequence[int], padding: Sequence[int]
+) -> str:
     """The body for one call: ``"cpu"`` where onnxruntime's ``MaxUnpool`` can run it.
 
     That is float32, rank 4, off CUDA, and ``kernel - 2 * padding >= 1`` per dim: then
@@ -337,8 +372,7 @@ def choose_variant(dtype: str, rank: int, target: str, kernel: Sequence[int],
     ('portable', 'portable')
     """
     fits = all(k - 2 * p >= 1 for k, p in zip(kernel, padding, strict=True))
-    return "cpu" if dtype == "float32" and rank == 4 and target != "cuda" and fits \
-        else "portable"
+    return "cpu" if dtype == "float32" and rank == 4 and target != "cuda" and fits else "portable"
 
 
 def add_function(g: GraphLike, variant: str) -> None:
@@ -364,9 +398,30 @@ def emit(
 ) -> None:
     """Emit one ``ai.onnxlayers::MaxUnpool2d`` node (and carry its function)."""
     add_function(g, variant)
-    g.op(OP, x, indices, output_size, outputs=[output], domain=DOMAIN, name=name,
-         kernel_size=list(kernel), stride=list(stride), padding=list(padding))
+    g.op(
+        OP,
+        x,
+        indices,
+        output_size,
+        outputs=[output],
+        domain=DOMAIN,
+        name=name,
+        kernel_size=list(kernel),
+        stride=list(stride),
+        padding=list(padding),
+    )
 
 
-__all__ = ["GUARDS", "OP", "SCHEMA", "VARIANTS", "MaxUnpool2d", "add_function",
-           "choose_variant", "emit", "function", "resolve_output_size", "unpool"]
+__all__ = [
+    "GUARDS",
+    "OP",
+    "SCHEMA",
+    "VARIANTS",
+    "MaxUnpool2d",
+    "add_function",
+    "choose_variant",
+    "emit",
+    "function",
+    "resolve_output_size",
+    "unpool",
+]

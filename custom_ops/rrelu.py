@@ -59,8 +59,13 @@ class RReLU(OpRun):
 
     op_domain = DOMAIN
 
-    def _run(self, x: np.ndarray, lower: float = DEFAULT_LOWER, upper: float = DEFAULT_UPPER,
-             seed: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _run(
+        self,
+        x: np.ndarray,
+        lower: float = DEFAULT_LOWER,
+        upper: float = DEFAULT_UPPER,
+        seed: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(None if seed is None else int(seed))
         r = rng.uniform(lower, upper, size=x.shape).astype(x.dtype)
         noise = np.where(x <= 0, r, np.ones((), x.dtype))
@@ -79,21 +84,32 @@ def _schema() -> OpSchema:
     optional = OpSchema.FormalParameterOption.Optional
     floats = OpSchema.AttrType.FLOAT
     schema = OpSchema(
-        OP, DOMAIN, VERSION,
+        OP,
+        DOMAIN,
+        VERSION,
         doc=__doc__ or "",
         inputs=[param("X", "T", "Input.")],
-        outputs=[param("Y", "T", "X * r where X <= 0, else X."),
-                 param("noise", "T", "The slopes: r where X <= 0, else 1.",
-                       param_option=optional)],
-        type_constraints=[("T", ["tensor(float)", "tensor(double)", "tensor(float16)"],
-                           "Float tensors.")],
+        outputs=[
+            param("Y", "T", "X * r where X <= 0, else X."),
+            param("noise", "T", "The slopes: r where X <= 0, else 1.", param_option=optional),
+        ],
+        type_constraints=[
+            ("T", ["tensor(float)", "tensor(double)", "tensor(float16)"], "Float tensors.")
+        ],
         attributes=[
-            OpSchema.Attribute("lower", onnx.helper.make_attribute("lower", DEFAULT_LOWER),
-                               "Lower bound of the uniform slopes."),
-            OpSchema.Attribute("upper", onnx.helper.make_attribute("upper", DEFAULT_UPPER),
-                               "Upper bound of the uniform slopes."),
-            OpSchema.Attribute("seed", floats, "Seed of the generator (absent: unseeded).",
-                               required=False),
+            OpSchema.Attribute(
+                "lower",
+                onnx.helper.make_attribute("lower", DEFAULT_LOWER),
+                "Lower bound of the uniform slopes.",
+            ),
+            OpSchema.Attribute(
+                "upper",
+                onnx.helper.make_attribute("upper", DEFAULT_UPPER),
+                "Upper bound of the uniform slopes.",
+            ),
+            OpSchema.Attribute(
+                "seed", floats, "Seed of the generator (absent: unseeded).", required=False
+            ),
         ],
         node_determinism=OpSchema.NodeDeterminism.NonDeterministic,  # type: ignore[call-arg]
     )
@@ -128,13 +144,22 @@ def function(opset: int) -> onnx.FunctionProto:
     check_opset(opset, OP)
     b = Body(opset)
     floats = AttributeProto.FLOAT
-    r = b.op("RandomUniformLike", "X", refs={"low": ("lower", floats), "high": ("upper", floats),
-                                             "seed": ("seed", floats)})
+    r = b.op(
+        "RandomUniformLike",
+        "X",
+        refs={"low": ("lower", floats), "high": ("upper", floats), "seed": ("seed", floats)},
+    )
     nonpositive = b.op("LessOrEqual", "X", b.like(0.0, "X"))
     y = b.op("Where", nonpositive, b.op("Mul", "X", r), "X")
     noise = b.op("Where", nonpositive, r, b.like(1.0, "X"))
-    return b.function(OP, ["X"], [y, noise], attributes=["lower", "upper", "seed"],
-                      doc="torch's rrelu in training mode", variant="any")
+    return b.function(
+        OP,
+        ["X"],
+        [y, noise],
+        attributes=["lower", "upper", "seed"],
+        doc="torch's rrelu in training mode",
+        variant="any",
+    )
 
 
 # ------------------------------------------------------------------ emitting
@@ -154,8 +179,16 @@ def seed_attr(seed: int | None) -> dict[str, float]:
     return {"seed": float(seed)}
 
 
-def emit(g: GraphLike, x: str, outputs: Sequence[str], *, lower: float, upper: float,
-         seed: int | None, name: str) -> None:
+def emit(
+    g: GraphLike,
+    x: str,
+    outputs: Sequence[str],
+    *,
+    lower: float,
+    upper: float,
+    seed: int | None,
+    name: str,
+) -> None:
     """Emit one ``ai.onnxlayers::RReLU`` node (``outputs``: ``[y]`` or ``[y, noise]``).
 
     The node always names both outputs (onnxruntime wants a function's every output).
@@ -169,5 +202,4 @@ def emit(g: GraphLike, x: str, outputs: Sequence[str], *, lower: float, upper: f
     g.op(OP, x, outputs=list(outputs), domain=DOMAIN, name=name, **attrs)
 
 
-__all__ = ["OP", "SCHEMA", "RReLU", "apply_noise", "check_opset", "emit", "function",
-           "seed_attr"]
+__all__ = ["OP", "SCHEMA", "RReLU", "apply_noise", "check_opset", "emit", "function", "seed_attr"]

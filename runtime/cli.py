@@ -349,8 +349,16 @@ def cmd_verify_against(args: argparse.Namespace) -> int:
     module = load_factory(args.against).eval()
     providers = choose_providers(args)
     reports = [
-        verify_against(path, module, providers=providers, rtol=args.rtol, atol=args.atol,
-                       seed=args.seed, input_shapes=args.input_shape, kinds=args.feed_kinds)
+        verify_against(
+            path,
+            module,
+            providers=providers,
+            rtol=args.rtol,
+            atol=args.atol,
+            seed=args.seed,
+            input_shapes=args.input_shape,
+            kinds=args.feed_kinds,
+        )
         for path in args.model
     ]
     if args.json:
@@ -367,7 +375,8 @@ def _feed_kinds(text: str) -> list[str]:
     unknown = [k for k in kinds if k not in FEED_KINDS]
     if not kinds or unknown:
         raise argparse.ArgumentTypeError(
-            f"feed kinds {text!r}: unknown {unknown!r}; expected some of {list(FEED_KINDS)!r}")
+            f"feed kinds {text!r}: unknown {unknown!r}; expected some of {list(FEED_KINDS)!r}"
+        )
     return kinds
 
 

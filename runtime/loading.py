@@ -114,9 +114,7 @@ def describe_source(model: ModelSource) -> str:
 
 def default_opset(model: onnx.ModelProto) -> int | None:
     """The model's import version of the default ONNX domain (``''`` or ``'ai.onnx'``)."""
-    return next(
-        (imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")), None
-    )
+    return next((imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")), None)
 
 
 def iter_nodes(model: onnx.ModelProto, *, functions: bool = True) -> Iterator[onnx.NodeProto]:

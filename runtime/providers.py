@@ -149,8 +149,10 @@ def load_failure(provider: str) -> str | None:
     capi = os.path.join(os.path.dirname(ort.__file__), "capi")
     prefix, suffix = ("", ".dll") if sys.platform == "win32" else ("lib", ".so")
     try:
-        ctypes.CDLL(os.path.join(capi, f"{prefix}onnxruntime_providers_shared{suffix}"),
-                    mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+        ctypes.CDLL(
+            os.path.join(capi, f"{prefix}onnxruntime_providers_shared{suffix}"),
+            mode=getattr(ctypes, "RTLD_GLOBAL", 0),
+        )
         ctypes.CDLL(os.path.join(capi, f"{prefix}{stem}{suffix}"))
     except OSError as err:
         return f"onnxruntime cannot load {prefix}{stem}{suffix}: {err}"
@@ -167,10 +169,13 @@ def settle(plan: ProviderPlan, actual: Sequence[str], *, strict: bool) -> None:
     dropped = [name for name in plan.names if name not in actual]
     if not dropped:
         return
-    reasons = "; ".join(load_failure(name) or f"onnxruntime gave no reason for {name}"
-                        for name in dropped)
-    message = (f"requested provider(s) {dropped} could not be used: {reasons}; the session runs "
-               f"on {list(actual)}")
+    reasons = "; ".join(
+        load_failure(name) or f"onnxruntime gave no reason for {name}" for name in dropped
+    )
+    message = (
+        f"requested provider(s) {dropped} could not be used: {reasons}; the session runs "
+        f"on {list(actual)}"
+    )
     if strict:
         raise ProviderError(f"{message}; strict=True refuses to fall back")
     warnings.warn(message, ProviderFallbackWarning, stacklevel=3)

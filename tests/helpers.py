@@ -48,16 +48,24 @@ def run_oracle(model: Model, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray
     return list(oracle.run(model, feeds).values())
 
 
-def assert_close(actual: np.ndarray, expected: np.ndarray, *, rtol: float = 1e-5,
-                 atol: float = 1e-6, exact: bool = False, what: str = "") -> None:
+def assert_close(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    exact: bool = False,
+    what: str = "",
+) -> None:
     """NaN-aware comparison with shape and dtype checks; ``exact`` for indices."""
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     if exact:
         np.testing.assert_array_equal(actual, expected, err_msg=what)
     else:
-        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True,
-                                   err_msg=what)
+        np.testing.assert_allclose(
+            actual, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=what
+        )
 
 
 def torch_tolerance(dtype: str) -> tuple[float, float]:

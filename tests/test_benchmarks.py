@@ -36,8 +36,10 @@ def bench() -> Iterator[ModuleType]:
 
 def test_each_floor_computes_torchs_result(bench: ModuleType) -> None:
     floors = bench._floors()
-    assert {f.name for f in floors} >= {"floor: ORT MaxPool+Indices alone",
-                                        "floor: ORT plane offsets+MaxUnpool"}
+    assert {f.name for f in floors} >= {
+        "floor: ORT MaxPool+Indices alone",
+        "floor: ORT plane offsets+MaxUnpool",
+    }
     for floor in floors:
         got = bench.floor_session(floor).run(None, floor.feeds)
         expected = floor.baseline()
@@ -56,8 +58,9 @@ def test_each_case_times_the_same_computation_on_both_sides(bench: ModuleType) -
         theirs = to_torch(model.program())(feeds)
         assert ours.keys() == theirs.keys(), case.name
         for name, value in theirs.items():
-            np.testing.assert_allclose(ours[name], value, rtol=1e-5, atol=1e-5,
-                                       err_msg=f"{case.name}: {name}")
+            np.testing.assert_allclose(
+                ours[name], value, rtol=1e-5, atol=1e-5, err_msg=f"{case.name}: {name}"
+            )
 
 
 def test_script_prints_json_rows(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

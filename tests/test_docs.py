@@ -17,8 +17,11 @@ def _modules() -> list[str]:
     for pkg_name in PACKAGES:
         pkg = importlib.import_module(pkg_name)
         names.append(pkg_name)
-        names += [m.name for m in pkgutil.walk_packages(pkg.__path__, f"{pkg_name}.")
-                  if not m.name.rsplit(".", 1)[-1].startswith("_make")]
+        names += [
+            m.name
+            for m in pkgutil.walk_packages(pkg.__path__, f"{pkg_name}.")
+            if not m.name.rsplit(".", 1)[-1].startswith("_make")
+        ]
     return names
 
 

@@ -30,8 +30,10 @@ def feeds_for(example: Example, rng: np.random.Generator) -> list[np.ndarray]:
     """Distinct values (no ties in max pooling), or the example's own feeds."""
     if example.feeds is not None:
         return example.feeds(rng)
-    return [((rng.permutation(int(np.prod(s))).reshape(s) - np.prod(s) / 2) / 7).astype(np.float32)
-            for s in example.inputs]
+    return [
+        ((rng.permutation(int(np.prod(s))).reshape(s) - np.prod(s) / 2) / 7).astype(np.float32)
+        for s in example.inputs
+    ]
 
 
 def randomized(module: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -40,8 +42,11 @@ def randomized(module: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
     for key, value in module.state_dict().items():
         if value.is_floating_point():
             shape = tuple(value.shape)
-            fresh = (rng.uniform(0.5, 1.5, shape) if "var" in key.rsplit(".", 1)[-1]
-                     else rng.standard_normal(shape) * 0.5)
+            fresh = (
+                rng.uniform(0.5, 1.5, shape)
+                if "var" in key.rsplit(".", 1)[-1]
+                else rng.standard_normal(shape) * 0.5
+            )
             value.copy_(torch.from_numpy(fresh.astype(np.float32)))
         state[key] = value.detach().numpy().copy()
     return state
@@ -59,8 +64,10 @@ def test_three_way(layer_type: str, index: int) -> None:
     ours = cls(**example.args)
     ours.load_state_dict({k: v for k, v in state.items() if k in ours.param_shapes()})
     arrays = feeds_for(example, rng)
-    inputs = [Input(f"x{i}", ("N", *a.shape[1:]) if a.ndim > 1 else a.shape, a.dtype.name)
-              for i, a in enumerate(arrays)]
+    inputs = [
+        Input(f"x{i}", ("N", *a.shape[1:]) if a.ndim > 1 else a.shape, a.dtype.name)
+        for i, a in enumerate(arrays)
+    ]
     out = ours(*inputs, **example.call)
     model = Model(inputs, list(out) if isinstance(out, tuple) else [out])
     feeds = {t.name: a for t, a in zip(inputs, arrays, strict=True)}
@@ -70,8 +77,11 @@ def test_three_way(layer_type: str, index: int) -> None:
         res = twin(*[torch.from_numpy(a) for a in arrays], **example.call)
     res = res if isinstance(res, tuple) else (res,)
     theirs = {n: r.detach().numpy() for n, r in zip(model.output_names, res, strict=True)}
-    for a, b, label in [(got, ref, "onnxruntime vs oracle"), (ref, theirs, "oracle vs torch"),
-                        (got, theirs, "onnxruntime vs torch")]:
+    for a, b, label in [
+        (got, ref, "onnxruntime vs oracle"),
+        (ref, theirs, "oracle vs torch"),
+        (got, theirs, "onnxruntime vs torch"),
+    ]:
         report = compare_outputs(a, b)
         assert report.ok, f"{layer_type} example {index}: {label}\n{report}"
     again = Model.load(model.to_onnx())  # the saved program rebuilds the same model

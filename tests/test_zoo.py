@@ -21,8 +21,12 @@ MODELS = ROOT / "models"
 
 
 def test_models_are_in_sync_with_the_script() -> None:
-    done = subprocess.run([sys.executable, str(MODELS / "make_models.py"), "--check"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, str(MODELS / "make_models.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -49,8 +53,9 @@ def test_zoo_files_are_small() -> None:
 def test_linear_worked_example_is_exact() -> None:
     out = Session(MODELS / "linear_example.onnx").run({"x": LINEAR_EXAMPLE_INPUT})["output"]
     np.testing.assert_array_equal(out, LINEAR_EXAMPLE_OUTPUT)
-    weight = onnx.numpy_helper.to_array(onnx.load(MODELS / "linear_example.onnx")
-                                        .graph.initializer[0])
+    weight = onnx.numpy_helper.to_array(
+        onnx.load(MODELS / "linear_example.onnx").graph.initializer[0]
+    )
     np.testing.assert_array_equal(weight.T, np.tile([1.0, 2.0, 3.0, 4.0], (3, 1)))
 
 

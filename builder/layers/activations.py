@@ -101,11 +101,13 @@ class LeakyReLU(Layer):
     examples = (Example({"negative_slope": 0.2}, ((2, 3),)),)
     torch_functions = ("F.leaky_relu",)
 
-    def __init__(self, negative_slope: float = 0.01, inplace: bool = False, *,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, negative_slope: float = 0.01, inplace: bool = False, *, name: str | None = None
+    ) -> None:
         super().__init__(name=name)
-        self.negative_slope = float(check_number("LeakyReLU", "negative_slope", negative_slope,
-                                                 allowed="a real number"))
+        self.negative_slope = float(
+            check_number("LeakyReLU", "negative_slope", negative_slope, allowed="a real number")
+        )
         self.inplace = bool(inplace)
 
     def torch_args(self) -> dict[str, Any]:
@@ -126,8 +128,10 @@ class PReLU(Layer):
     >= 2, as in torch; one parameter applies everywhere, on any rank.
     """
 
-    examples = (Example({"num_parameters": 3, "init": 0.3}, ((2, 3, 4),)),
-                Example({}, ((2, 3, 4, 4),)))
+    examples = (
+        Example({"num_parameters": 3, "init": 0.3}, ((2, 3, 4),)),
+        Example({}, ((2, 3, 4, 4),)),
+    )
     torch_functions = ("F.prelu", "torch.prelu")
 
     def __init__(
@@ -140,8 +144,14 @@ class PReLU(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        self.num_parameters = check_number("PReLU", "num_parameters", num_parameters, kind=int,
-                                           ok=lambda v: v >= 1, allowed="an int >= 1")
+        self.num_parameters = check_number(
+            "PReLU",
+            "num_parameters",
+            num_parameters,
+            kind=int,
+            ok=lambda v: v >= 1,
+            allowed="an int >= 1",
+        )
         self.init = float(check_number("PReLU", "init", init, allowed="a real number"))
         pdtype = "float32" if dtype is None else normalize_dtype(dtype, where="PReLU")
         self.weight = np.full((self.num_parameters,), self.init, dtype=pdtype)
@@ -172,7 +182,10 @@ class PReLU(Layer):
         # broadcast against the last axis in ONNX, so shape them (C, 1, ..., 1).
         one = self.num_parameters == 1
         shaped = weight.reshape(() if one else (self.num_parameters,) + (1,) * (rank - 2))
-        name = g.op("Reshape", c.weights["weight"], g.ints(shaped.shape, f"{c.node}/shape"),
-                    name=f"{c.node}/slope")
+        name = g.op(
+            "Reshape",
+            c.weights["weight"],
+            g.ints(shaped.shape, f"{c.node}/shape"),
+            name=f"{c.node}/slope",
+        )
         lower_slope(g, c, shaped, name)
-

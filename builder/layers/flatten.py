@@ -22,14 +22,15 @@ from ..tensor import Dim, TensorSpec
 class Flatten(Layer):
     """``Flatten(start_dim=1, end_dim=-1)``: merge dims start_dim..end_dim into one."""
 
-    examples = (Example(inputs=((2, 3, 4, 5),)),
-                Example({"start_dim": 0, "end_dim": 2}, ((2, 3, 4, 5),)))
+    examples = (
+        Example(inputs=((2, 3, 4, 5),)),
+        Example({"start_dim": 0, "end_dim": 2}, ((2, 3, 4, 5),)),
+    )
     torch_functions = ("torch.flatten", "Tensor.flatten")
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.start_dim = check_number("Flatten", "start_dim", start_dim, kind=int,
-                                      allowed="an int")
+        self.start_dim = check_number("Flatten", "start_dim", start_dim, kind=int, allowed="an int")
         self.end_dim = check_number("Flatten", "end_dim", end_dim, kind=int, allowed="an int")
 
     def torch_args(self) -> dict[str, Any]:
@@ -61,9 +62,9 @@ class Flatten(Layer):
         start, end = self.span(x.ndim)
         if x.ndim == 0:
             return [TensorSpec((1,), x.dtype)]
-        merged = x.shape[start:end + 1]
+        merged = x.shape[start : end + 1]
         dim: Dim = math.prod(merged) if all(isinstance(d, int) for d in merged) else None  # type: ignore[arg-type]
-        return [TensorSpec((*x.shape[:start], dim, *x.shape[end + 1:]), x.dtype)]
+        return [TensorSpec((*x.shape[:start], dim, *x.shape[end + 1 :]), x.dtype)]
 
     def emit(self, g: GraphBuilder, c: LowerCall) -> None:
         x, out = c.inputs[0], c.outputs[0]

@@ -22,8 +22,9 @@ from ..registry import register_layer
 from ..tensor import TensorSpec, normalize_dtype
 
 
-def uniform_init(shape: tuple[int, ...], bound: float, rng: np.random.Generator,
-                 dtype: str) -> np.ndarray:
+def uniform_init(
+    shape: tuple[int, ...], bound: float, rng: np.random.Generator, dtype: str
+) -> np.ndarray:
     """torch's ``uniform_(-bound, bound)`` (a different random stream, same distribution)."""
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
@@ -37,8 +38,10 @@ class Linear(Layer):
     ignored: weights live in the ONNX file.
     """
 
-    examples = (Example({"in_features": 5, "out_features": 4}, ((2, 3, 5),)),
-                Example({"in_features": 5, "out_features": 4, "bias": False}, ((2, 5),)))
+    examples = (
+        Example({"in_features": 5, "out_features": 4}, ((2, 3, 5),)),
+        Example({"in_features": 5, "out_features": 4, "bias": False}, ((2, 5),)),
+    )
     torch_functions = ("F.linear",)
 
     def __init__(
@@ -53,10 +56,22 @@ class Linear(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        self.in_features = check_number("Linear", "in_features", in_features, kind=int,
-                                        ok=lambda v: v >= 0, allowed="an int >= 0")
-        self.out_features = check_number("Linear", "out_features", out_features, kind=int,
-                                         ok=lambda v: v >= 0, allowed="an int >= 0")
+        self.in_features = check_number(
+            "Linear",
+            "in_features",
+            in_features,
+            kind=int,
+            ok=lambda v: v >= 0,
+            allowed="an int >= 0",
+        )
+        self.out_features = check_number(
+            "Linear",
+            "out_features",
+            out_features,
+            kind=int,
+            ok=lambda v: v >= 0,
+            allowed="an int >= 0",
+        )
         self.has_bias = bool(bias)
         pdtype = "float32" if dtype is None else normalize_dtype(dtype, where="Linear")
         rng = np.random.default_rng(seed)
@@ -66,8 +81,11 @@ class Linear(Layer):
             self.bias = uniform_init((self.out_features,), bound, rng, pdtype)
 
     def torch_args(self) -> dict[str, Any]:
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "bias": self.has_bias}
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.has_bias,
+        }
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, self.in_features)}

@@ -33,11 +33,15 @@ class Parameter(Layer):
     def __init__(self, shape: Sequence[int], *, name: str | None = None) -> None:
         super().__init__(name=name)
         if not isinstance(shape, (list, tuple)):
-            raise LayerArgumentError(f"{self.label}: shape={shape!r} is invalid; expected a "
-                                     "sequence of ints >= 0")
-        self.shape = tuple(check_number(self.label, f"shape[{i}]", d, kind=int,
-                                        ok=lambda v: v >= 0, allowed="an int >= 0")
-                           for i, d in enumerate(shape))
+            raise LayerArgumentError(
+                f"{self.label}: shape={shape!r} is invalid; expected a sequence of ints >= 0"
+            )
+        self.shape = tuple(
+            check_number(
+                self.label, f"shape[{i}]", d, kind=int, ok=lambda v: v >= 0, allowed="an int >= 0"
+            )
+            for i, d in enumerate(shape)
+        )
         self.weight = np.zeros(self.shape, np.float32)
 
     def torch_args(self) -> dict[str, Any]:

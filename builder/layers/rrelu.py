@@ -74,14 +74,24 @@ class RReLU(Layer):
             )
         self.inplace = bool(inplace)
         if seed is not None:
-            check_number(self.label, "seed", seed, kind=int, ok=lambda v: 0 <= v <= 2**24,
-                         allowed=f"None or an int in [0, {2**24}] (ONNX keeps seeds as float32)")
+            check_number(
+                self.label,
+                "seed",
+                seed,
+                kind=int,
+                ok=lambda v: 0 <= v <= 2**24,
+                allowed=f"None or an int in [0, {2**24}] (ONNX keeps seeds as float32)",
+            )
         self.seed = seed
         self.return_noise = bool(return_noise)
 
     def torch_args(self) -> dict[str, Any]:
-        return {"lower": self.lower, "upper": self.upper, "seed": self.seed,
-                "return_noise": self.return_noise}
+        return {
+            "lower": self.lower,
+            "upper": self.upper,
+            "seed": self.seed,
+            "return_noise": self.return_noise,
+        }
 
     @property
     def slope(self) -> float:
@@ -97,11 +107,20 @@ class RReLU(Layer):
         lower_leaky(g, replace(c, outputs=c.outputs[:1], out_specs=c.out_specs[:1]), self.slope)
         if self.return_noise:
             x = c.inputs[0]
-            nonpositive = g.op("LessOrEqual", x, g.const(0, c.dtype, f"{c.node}/zero"),
-                               name=f"{c.node}/nonpositive")
-            g.op("Where", nonpositive, g.const(self.slope, c.dtype, f"{c.node}/slope"),
-                 g.const(1, c.dtype, f"{c.node}/one"), outputs=[c.outputs[1]],
-                 name=f"{c.node}/noise")
+            nonpositive = g.op(
+                "LessOrEqual",
+                x,
+                g.const(0, c.dtype, f"{c.node}/zero"),
+                name=f"{c.node}/nonpositive",
+            )
+            g.op(
+                "Where",
+                nonpositive,
+                g.const(self.slope, c.dtype, f"{c.node}/slope"),
+                g.const(1, c.dtype, f"{c.node}/one"),
+                outputs=[c.outputs[1]],
+                name=f"{c.node}/noise",
+            )
 
     def emit(self, g: GraphBuilder, c: LowerCall) -> None:
         if not c.training:
@@ -111,5 +130,12 @@ class RReLU(Layer):
             op.check_opset(g.opset, self.label)
         except CustomOpError as e:
             raise LayerArgumentError(str(e)) from e
-        op.emit(g, c.inputs[0], c.outputs, lower=self.lower, upper=self.upper, seed=self.seed,
-                name=c.node)
+        op.emit(
+            g,
+            c.inputs[0],
+            c.outputs,
+            lower=self.lower,
+            upper=self.upper,
+            seed=self.seed,
+            name=c.node,
+        )

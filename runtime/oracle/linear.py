@@ -32,5 +32,5 @@ def flatten(c: OracleCall) -> list[np.ndarray]:
     if x.ndim == 0:
         return [x.reshape(1)]
     start, end = c.args["start_dim"] % x.ndim, c.args["end_dim"] % x.ndim
-    shape = (*x.shape[:start], math.prod(x.shape[start:end + 1]), *x.shape[end + 1:])
+    shape = (*x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
     return [x.reshape(shape)]

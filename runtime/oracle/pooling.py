@@ -37,8 +37,9 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def output_size(size: int, kernel: int, pad: int, stride: int, dilation: int,
-                ceil_mode: bool) -> int:
+def output_size(
+    size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool
+) -> int:
     """torch's ``pooling_output_shape``: floor (or ceil) division, ceil's last window dropped
     when it would start in the right padding.
 
@@ -77,8 +78,14 @@ class Axis:
         return start + (np.maximum(-start, 0) + self.dilation - 1) // self.dilation * self.dilation
 
     def end_pad(self) -> int:
-        return max(0, (self.out - 1) * self.stride + (self.kernel - 1) * self.dilation + 1
-                   - self.size - self.pad)
+        return max(
+            0,
+            (self.out - 1) * self.stride
+            + (self.kernel - 1) * self.dilation
+            + 1
+            - self.size
+            - self.pad,
+        )
 
 
 @dataclass
@@ -119,8 +126,12 @@ def taps(x4: np.ndarray, h: Axis, w: Axis) -> Iterator[Tap]:
             cols = w.taps(j)
             col_ok = (cols >= 0) & (cols < w.size)
             c0 = j * w.dilation
-            view = padded[:, :, r0:r0 + (h.out - 1) * h.stride + 1:h.stride,
-                          c0:c0 + (w.out - 1) * w.stride + 1:w.stride]
+            view = padded[
+                :,
+                :,
+                r0 : r0 + (h.out - 1) * h.stride + 1 : h.stride,
+                c0 : c0 + (w.out - 1) * w.stride + 1 : w.stride,
+            ]
             valid = None if row_ok.all() and col_ok.all() else row_ok[:, None] & col_ok[None, :]
             yield Tap(view, valid, rows, cols)
 
@@ -143,8 +154,9 @@ def max_pool2d(c: OracleCall) -> list[np.ndarray]:
     h, w = grid(x4, c.args)
     shape = (*x4.shape[:2], h.out, w.out)
     best = np.full(shape, -np.inf, dtype=x4.dtype)
-    index = np.broadcast_to(h.first_tap()[:, None] * w.size + w.first_tap()[None, :],
-                            shape).astype(np.int64)
+    index = np.broadcast_to(h.first_tap()[:, None] * w.size + w.first_tap()[None, :], shape).astype(
+        np.int64
+    )
     update = np.empty(shape, dtype=bool)
     for tap in taps(x4, h, w):
         np.greater(tap.values, best, out=update)

@@ -39,19 +39,23 @@ def output_size(
     >>> output_size((3, 4), (2, 2), (2, 2), (0, 0), (1, 1, 7, 9))
     (7, 9)
     """
-    default = [(i - 1) * s + k - 2 * p for i, k, s, p in zip(in_hw, kernel, stride, padding,
-                                                              strict=True)]
+    default = [
+        (i - 1) * s + k - 2 * p for i, k, s, p in zip(in_hw, kernel, stride, padding, strict=True)
+    ]
     sizes = default
     if given is not None:
         sizes = list(given)[2:] if len(given) == 4 else list(given)
         if len(sizes) != 2:
-            raise DataError(f"output_size {tuple(given)!r} has {len(given)} elements; torch "
-                            "takes 2 or 4")
+            raise DataError(
+                f"output_size {tuple(given)!r} has {len(given)} elements; torch takes 2 or 4"
+            )
         for d in range(2):
             low, high = default[d] - stride[d], default[d] + stride[d]
             if not low < sizes[d] < high:
-                raise DataError(f"output_size {tuple(given)!r}: dim {d} must be strictly "
-                                f"between {low} and {high} (torch's rule)")
+                raise DataError(
+                    f"output_size {tuple(given)!r}: dim {d} must be strictly "
+                    f"between {low} and {high} (torch's rule)"
+                )
     if min(sizes) < 1:
         raise DataError(f"output size {tuple(sizes)!r} has a dim < 1")
     return sizes[0], sizes[1]
@@ -65,15 +69,20 @@ def max_unpool2d(c: OracleCall) -> list[np.ndarray]:
     stride = kernel if c.args.get("stride") is None else _pair(c.args["stride"])
     padding = _pair(c.args.get("padding", 0))
     if indices.shape != x.shape or 0 in x.shape[1:]:
-        raise DataError(f"{c.node}: indices shape {indices.shape} / input shape {x.shape}: "
-                        "torch wants equal shapes with non-empty non-batch dims")
-    h_out, w_out = output_size(x.shape[-2:], kernel, stride, padding,
-                               c.call_args.get("output_size"))
+        raise DataError(
+            f"{c.node}: indices shape {indices.shape} / input shape {x.shape}: "
+            "torch wants equal shapes with non-empty non-batch dims"
+        )
+    h_out, w_out = output_size(
+        x.shape[-2:], kernel, stride, padding, c.call_args.get("output_size")
+    )
     plane = h_out * w_out
     bad = (indices < 0) | (indices >= plane)
     if bad.any():
-        raise DataError(f"{c.node}: found an invalid max index {int(indices[bad][0])} (output "
-                        f"planes are {h_out}x{w_out})")
+        raise DataError(
+            f"{c.node}: found an invalid max index {int(indices[bad][0])} (output "
+            f"planes are {h_out}x{w_out})"
+        )
     planes = int(np.prod(x.shape[:-2]))
     out = np.zeros(planes * plane, dtype=x.dtype)
     offsets = (np.arange(planes, dtype=np.int64) * plane).reshape((*x.shape[:-2], 1, 1))

@@ -39,9 +39,18 @@ def _torch_out(module: torch.nn.Module, x: np.ndarray, dtype: str) -> np.ndarray
         return module.to(TORCH_DTYPE[dtype])(torch.from_numpy(np.asarray(x))).numpy()
 
 
-def _check_both(ours: object, theirs: torch.nn.Module, shape: tuple[int, ...], dtype: str,
-                seed: int, *, rtol: float | None = None, atol: float | None = None,
-                specials: bool = True, provider: str = "CPUExecutionProvider") -> None:
+def _check_both(
+    ours: object,
+    theirs: torch.nn.Module,
+    shape: tuple[int, ...],
+    dtype: str,
+    seed: int,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    specials: bool = True,
+    provider: str = "CPUExecutionProvider",
+) -> None:
     x = _input(shape, dtype, seed, specials)
     expected = _torch_out(theirs, x, dtype)
     model = single_layer_model(ours, shape, dtype)  # type: ignore[arg-type]
@@ -78,15 +87,20 @@ SHAPES = [(7,), (2, 5), (2, 3, 4), (2, 3, 4, 5), (1, 2, 3, 2, 2), ()]
     ],
     ids=lambda f: repr(f()[0]),
 )
-def test_elementwise_parity(make: object, shape: tuple[int, ...], dtype: str,
-                            provider: str) -> None:
+def test_elementwise_parity(
+    make: object, shape: tuple[int, ...], dtype: str, provider: str
+) -> None:
     ours, theirs = make()  # type: ignore[operator]
     rtol = 1e-2 if dtype == "float16" else None
     _check_both(ours, theirs, shape, dtype, seed=len(shape), rtol=rtol, provider=provider)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     channels=st.integers(1, 6),
     rank=st.integers(2, 5),
@@ -94,8 +108,9 @@ def test_elementwise_parity(make: object, shape: tuple[int, ...], dtype: str,
     slopes=st.sampled_from(["mixed", "small", "large", "zero"]),
     seed=st.integers(0, 2**16),
 )
-def test_prelu_per_channel(channels: int, rank: int, dtype: str, slopes: str, seed: int,
-                           provider: str) -> None:
+def test_prelu_per_channel(
+    channels: int, rank: int, dtype: str, slopes: str, seed: int, provider: str
+) -> None:
     """Per-channel slopes on dim 1, every rank; each slope regime takes its own lowering."""
     rng = np.random.default_rng(seed)
     w = {
@@ -110,8 +125,9 @@ def test_prelu_per_channel(channels: int, rank: int, dtype: str, slopes: str, se
     with torch.no_grad():
         theirs.weight.copy_(torch.from_numpy(w))
     rtol = 1e-2 if dtype == "float16" else None
-    _check_both(ours, theirs, tuple(int(d) for d in shape), dtype, seed, rtol=rtol,
-                provider=provider)
+    _check_both(
+        ours, theirs, tuple(int(d) for d in shape), dtype, seed, rtol=rtol, provider=provider
+    )
 
 
 def test_prelu_square_input_uses_channels_not_last_axis() -> None:
@@ -124,8 +140,12 @@ def test_prelu_square_input_uses_channels_not_last_axis() -> None:
     _check_both(ours, theirs, (2, 4, 4, 4), "float32", 0)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     in_f=st.integers(1, 40),
     out_f=st.integers(1, 20),
@@ -134,23 +154,43 @@ def test_prelu_square_input_uses_channels_not_last_axis() -> None:
     dtype=st.sampled_from(DTYPES),
     seed=st.integers(0, 2**16),
 )
-def test_linear_parity(in_f: int, out_f: int, bias: bool, lead: list[int], dtype: str,
-                       seed: int, provider: str) -> None:
+def test_linear_parity(
+    in_f: int, out_f: int, bias: bool, lead: list[int], dtype: str, seed: int, provider: str
+) -> None:
     """Any rank >= 1 (Gemm on rank 2, MatMul + Add elsewhere), weights copied from torch."""
     torch.manual_seed(seed)
     theirs = torch.nn.Linear(in_f, out_f, bias=bias)
     ours = Linear(in_f, out_f, bias=bias)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-12),
-                  "float16": (1e-2, 1e-2)}[dtype]
-    _check_both(ours, theirs, (*lead, in_f), dtype, seed, rtol=rtol, atol=atol, specials=False,
-                provider=provider)
+    rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-10, 1e-12), "float16": (1e-2, 1e-2)}[
+        dtype
+    ]
+    _check_both(
+        ours,
+        theirs,
+        (*lead, in_f),
+        dtype,
+        seed,
+        rtol=rtol,
+        atol=atol,
+        specials=False,
+        provider=provider,
+    )
 
 
 @pytest.mark.parametrize(
     ("shape", "start", "end"),
-    [((2, 3, 4, 5), 1, -1), ((2, 3, 4, 5), 0, -1), ((2, 3, 4, 5), 1, 2), ((2, 3, 4, 5), -2, -1),
-     ((2, 3, 4, 5), 2, 2), ((2, 3), 1, 1), ((0, 3, 4), 1, -1), ((5,), 0, 0), ((), 0, -1)],
+    [
+        ((2, 3, 4, 5), 1, -1),
+        ((2, 3, 4, 5), 0, -1),
+        ((2, 3, 4, 5), 1, 2),
+        ((2, 3, 4, 5), -2, -1),
+        ((2, 3, 4, 5), 2, 2),
+        ((2, 3), 1, 1),
+        ((0, 3, 4), 1, -1),
+        ((5,), 0, 0),
+        ((), 0, -1),
+    ],
     ids=str,
 )
 def test_flatten_parity(shape: tuple[int, ...], start: int, end: int) -> None:
@@ -162,8 +202,11 @@ def test_flatten_dynamic_dims(dynamic: tuple[int, ...]) -> None:
     """Dynamic dims anywhere (in and out of the merged span), N = 0 included."""
     shape = (3, 2, 4, 5)
     sym = tuple(f"d{i}" if i in dynamic else d for i, d in enumerate(shape))
-    for layer, ref in [(Flatten(), torch.nn.Flatten()), (Flatten(0, 1), torch.nn.Flatten(0, 1)),
-                       (Flatten(1, 2), torch.nn.Flatten(1, 2))]:
+    for layer, ref in [
+        (Flatten(), torch.nn.Flatten()),
+        (Flatten(0, 1), torch.nn.Flatten(0, 1)),
+        (Flatten(1, 2), torch.nn.Flatten(1, 2)),
+    ]:
         model = single_layer_model(layer, sym)
         for n in (3, 0) if 0 in dynamic else (3,):
             x = _input((n, *shape[1:]), "float32", 0, specials=False)

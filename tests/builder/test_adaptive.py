@@ -77,7 +77,7 @@ def make_input(shape: tuple[int, ...], dtype: str, values: str, seed: int) -> np
     if values == "ties":
         x = rng.integers(-2, 3, size).astype(np.float64)
     else:
-        x = (rng.permutation(size) - size // 2) * 0.25
+        x = ((rng.permutation(size) - size // 2) * 0.25).astype(np.float64)
     if values == "special" and size:
         k = max(1, size // 5)
         x[rng.choice(size, k, replace=False)] = rng.choice([np.nan, np.inf, -np.inf], k)
@@ -127,7 +127,7 @@ def check_case(
 ) -> None:
     """onnxruntime (each target) and the oracle give torch's outputs, for every input size."""
     model = build(case)
-    kw = {} if opset is None else {"opset": opset}
+    kw: dict[str, Any] = {} if opset is None else {"opset": opset}
     protos = {t: model.to_onnx(target=t, **kw) for t in targets}  # full_check=True inside
     for shape in sizes or (case.shape,):
         x = make_input(shape, case.dtype, case.values, case.seed)
@@ -520,7 +520,7 @@ def test_error_messages(make: Callable[[], Any], error: type[Exception], words: 
     [
         torch.nn.AdaptiveAvgPool2d((None, 3)),
         torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.AdaptiveAvgPool2d([5, 4]),
+        torch.nn.AdaptiveAvgPool2d([5, 4]),  # type: ignore[arg-type]
         torch.nn.AdaptiveMaxPool2d((3, 5)),
         torch.nn.AdaptiveMaxPool2d(2, return_indices=True),
     ],

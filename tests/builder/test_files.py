@@ -59,6 +59,10 @@ def test_big_weights_go_to_external_data_beside_the_model(tmp_path: Path) -> Non
     save_model(model(seed=1).to_onnx(), path, external_threshold=1024)
     data2 = [p.name for p in tmp_path.iterdir() if p.name.endswith(".data")]
     assert len(data2) == 1 and data2 != data
-    refs = {e.value for t in onnx.load(os.fspath(path), load_external_data=False).graph.initializer
-            for e in t.external_data if e.key == "location"}
+    refs = {
+        e.value
+        for t in onnx.load(os.fspath(path), load_external_data=False).graph.initializer
+        for e in t.external_data
+        if e.key == "location"
+    }
     assert refs == set(data2)

@@ -112,7 +112,7 @@ def check_case(
 ) -> None:
     """onnxruntime (each target) and the oracle give torch's output, for every input size."""
     model = build(case)
-    kw = {} if opset is None else {"opset": opset}
+    kw: dict[str, Any] = {} if opset is None else {"opset": opset}
     protos = {t: model.to_onnx(target=t, **kw) for t in targets}  # full_check=True inside
     for shape in sizes or (case.shape,):
         x = make_input(shape, case.dtype, case.values, case.seed)

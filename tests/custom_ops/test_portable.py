@@ -49,8 +49,10 @@ def _model() -> Model:
 
 
 def _feeds() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    source = torch.from_numpy(np.random.default_rng(0).permutation(2 * 2 * 7 * 8)
-                              .reshape(2, 2, 7, 8).astype(np.float32) - 50)
+    source = torch.from_numpy(
+        np.random.default_rng(0).permutation(2 * 2 * 7 * 8).reshape(2, 2, 7, 8).astype(np.float32)
+        - 50
+    )
     values, indices = F.max_pool2d(source, 2, return_indices=True)
     expected = F.max_unpool2d(values, indices, (2, 2), output_size=source.size()).numpy()
     return {"x": values.numpy(), "i": indices.numpy(), "ref": source.numpy()}, expected
@@ -62,9 +64,19 @@ def test_saved_file_runs_with_onnxruntime_alone(tmp_path: Path) -> None:
     feeds, expected = _feeds()
     np.savez(tmp_path / "feeds.npz", **feeds)  # type: ignore[arg-type]
     done = subprocess.run(
-        [sys.executable, "-I", "-c", RUN_ALONE, str(path), str(tmp_path / "feeds.npz"),
-         str(tmp_path / "out.npz")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            RUN_ALONE,
+            str(path),
+            str(tmp_path / "feeds.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == []  # onnxlayers never imported
@@ -79,8 +91,9 @@ def test_reference_evaluator_runs_the_file(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     _model().save(path)
     feeds, expected = _feeds()
-    up, y, noise = map(np.asarray, ReferenceEvaluator(str(path), new_ops=list(NEW_OPS))
-                       .run(None, feeds))
+    up, y, noise = map(
+        np.asarray, ReferenceEvaluator(str(path), new_ops=list(NEW_OPS)).run(None, feeds)
+    )
     np.testing.assert_array_equal(up, expected)
     np.testing.assert_array_equal(y, np.where(up <= 0, up * noise, up))
 
@@ -100,8 +113,10 @@ def test_checker_and_strict_shape_inference_accept_the_file(tmp_path: Path) -> N
     _model().save(path)
     onnx.checker.check_model(str(path), full_check=True)
     model = onnx.load(path)
-    assert {(f.domain, f.name) for f in model.functions} == {(DOMAIN, "MaxUnpool2d"),
-                                                             (DOMAIN, "RReLU")}
+    assert {(f.domain, f.name) for f in model.functions} == {
+        (DOMAIN, "MaxUnpool2d"),
+        (DOMAIN, "RReLU"),
+    }
     assert {(o.domain, o.version) for o in model.opset_import} >= {(DOMAIN, 1)}
     onnx.shape_inference.infer_shapes(model, strict_mode=True, check_type=True, data_prop=True)
 
@@ -114,10 +129,13 @@ def test_registration_is_idempotent() -> None:
     importlib.reload(custom_ops)
 
 
-@pytest.mark.parametrize(("message", "expected"), [
-    ("Name:'_inlfunc_MaxUnpool2d_indices_out_of_range' Status Message: ...", "an index"),
-    ("Name:'_inlfunc_MaxUnpool2d_output_size_out_of_range' ...", "output_size is outside"),
-    ("Name:'_inlfunc_MaxUnpool2d_input_has_empty_dims' ...", "empty non-batch dim"),
-])
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Name:'_inlfunc_MaxUnpool2d_indices_out_of_range' Status Message: ...", "an index"),
+        ("Name:'_inlfunc_MaxUnpool2d_output_size_out_of_range' ...", "output_size is outside"),
+        ("Name:'_inlfunc_MaxUnpool2d_input_has_empty_dims' ...", "empty non-batch dim"),
+    ],
+)
 def test_guard_failures_are_explained(message: str, expected: Any) -> None:
     assert expected in (explain_failure(message) or "")

@@ -61,8 +61,9 @@ def test_eval_matches_torch_exactly(dtype: str, lower: float, upper: float) -> N
 
 
 # ------------------------------------------------------------------ training mode
-def _check_training(x: np.ndarray, y: np.ndarray, noise: np.ndarray, lower: float,
-                    upper: float) -> None:
+def _check_training(
+    x: np.ndarray, y: np.ndarray, noise: np.ndarray, lower: float, upper: float
+) -> None:
     """torch's training semantics, given the slopes the run drew.
 
     Exact, but for float16 on onnxruntime's CPU provider, which computes in float32 and may
@@ -164,14 +165,20 @@ def test_training_runs_on_the_gpu(tmp_path: Any) -> None:
     options = ort.SessionOptions()
     options.enable_profiling = True
     options.profile_file_prefix = str(tmp_path / "rrelu")
-    session = ort.InferenceSession(proto.SerializeToString(), options,
-                                   providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        proto.SerializeToString(),
+        options,
+        providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     y, noise = session.run(None, {"x": x})
     _check_training(x, y, noise, 1 / 8, 1 / 3)
     with open(session.end_profiling(), encoding="utf-8") as f:
         events = json.load(f)
-    on_cpu = {e["args"]["op_name"] for e in events if e.get("cat") == "Node"
-              and e["args"].get("provider") == "CPUExecutionProvider"}
+    on_cpu = {
+        e["args"]["op_name"]
+        for e in events
+        if e.get("cat") == "Node" and e["args"].get("provider") == "CPUExecutionProvider"
+    }
     assert not on_cpu & {"RandomUniformLike", "LessOrEqual", "Mul", "Where"}, on_cpu
 
 

@@ -29,8 +29,11 @@ def test_network_three_ways(name: str) -> None:
         with torch.no_grad():
             want = net(torch.from_numpy(x)).numpy()
         scale = float(np.abs(want).max())
-        runs = {"onnxruntime": session.run(feeds), "oracle": oracle.run(model, feeds),
-                "torch": {model.output_names[0]: want}}
+        runs = {
+            "onnxruntime": session.run(feeds),
+            "oracle": oracle.run(model, feeds),
+            "torch": {model.output_names[0]: want},
+        }
         for a, b in (("onnxruntime", "torch"), ("oracle", "torch"), ("onnxruntime", "oracle")):
             report = compare_outputs(runs[a], runs[b], rtol=0.0, atol=1e-4 * scale)
             assert report.ok, f"{name} batch {batch}: {a} vs {b}\n{report}"

@@ -50,8 +50,9 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("providers", PLANS)
-def test_a_tampered_file_runs_as_it_is_and_fails_verify(tmp_path: Path,
-                                                        providers: list[str]) -> None:
+def test_a_tampered_file_runs_as_it_is_and_fails_verify(
+    tmp_path: Path, providers: list[str]
+) -> None:
     path = relu_file(tmp_path)
     tamper_graph(path)
     out = Session(path, providers=providers).run({"x": X})["output"]
@@ -64,8 +65,9 @@ def test_a_tampered_file_runs_as_it_is_and_fails_verify(tmp_path: Path,
 @pytest.mark.parametrize("providers", PLANS)
 def test_an_untouched_file_verifies_on_every_plan(tmp_path: Path, providers: list[str]) -> None:
     path = relu_file(tmp_path)
-    np.testing.assert_array_equal(Session(path, providers=providers).run({"x": X})["output"],
-                                  np.maximum(X, 0))
+    np.testing.assert_array_equal(
+        Session(path, providers=providers).run({"x": X})["output"], np.maximum(X, 0)
+    )
     assert verify(path, providers=providers).ok
 
 
@@ -94,11 +96,14 @@ def test_cuda_plan_relowers_a_proven_file() -> None:
     assert cuda_caveats(proto)
     cuda = prepare_for(proto, [CUDA])
     assert cuda_caveats(cuda) == []
-    assert json.loads(dict((p.key, p.value) for p in cuda.metadata_props)[DIGEST_KEY])[
-        "target"] == "cuda"
+    assert (
+        json.loads(dict((p.key, p.value) for p in cuda.metadata_props)[DIGEST_KEY])["target"]
+        == "cuda"
+    )
     a = np.random.default_rng(0).standard_normal((2, 2, 9, 9)).astype(np.float32)
-    np.testing.assert_array_equal(Session(cuda).run({"x": a})["output"],
-                                  Session(proto).run({"x": a})["output"])
+    np.testing.assert_array_equal(
+        Session(cuda).run({"x": a})["output"], Session(proto).run({"x": a})["output"]
+    )
     assert prepare_for(proto, [CPU]) is proto
     assert prepare_for(cuda, [CUDA]) is cuda  # already the CUDA lowering
     back = prepare_for(cuda, [CPU])  # a CUDA-targeted file goes back to the portable lowering
@@ -119,9 +124,11 @@ def test_cuda_plan_runs_an_unproven_file_as_it_is_and_warns_once(tmp_path: Path)
 
 def test_files_not_written_by_us_are_never_relowered() -> None:
     graph = onnx.helper.make_graph(
-        [onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+        [onnx.helper.make_node("Relu", ["x"], ["y"])],
+        "g",
         [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
-        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])])
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])],
+    )
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -17,27 +17,39 @@ from onnxlayers.runtime.loading import SUPPORTED_OPSETS, load_model
 DOMAIN = "ai.onnxlayers"
 
 
-def relu_model(opset: int = 21, nodes: list[onnx.NodeProto] | None = None,
-               domains: dict[str, int] | None = None) -> onnx.ModelProto:
+def relu_model(
+    opset: int = 21,
+    nodes: list[onnx.NodeProto] | None = None,
+    domains: dict[str, int] | None = None,
+) -> onnx.ModelProto:
     graph = h.make_graph(
-        nodes or [h.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+        nodes or [h.make_node("Relu", ["x"], ["y"], name="relu")],
+        "g",
         [h.make_tensor_value_info("x", TP.FLOAT, [1, 3])],
         [h.make_tensor_value_info("y", TP.FLOAT, [1, 3])],
     )
-    imports = [h.make_opsetid("", opset)] + [h.make_opsetid(d, v) for d, v in
-                                              (domains or {}).items()]
+    imports = [h.make_opsetid("", opset)] + [
+        h.make_opsetid(d, v) for d, v in (domains or {}).items()
+    ]
     return h.make_model(graph, opset_imports=imports)
 
 
 def double_function() -> onnx.FunctionProto:
     """ai.onnxlayers::Double(x) = x + x, a model-local function."""
-    return h.make_function(DOMAIN, "Double", ["x"], ["y"], [h.make_node("Add", ["x", "x"], ["y"])],
-                           [h.make_opsetid("", 21)])
+    return h.make_function(
+        DOMAIN,
+        "Double",
+        ["x"],
+        ["y"],
+        [h.make_node("Add", ["x", "x"], ["y"])],
+        [h.make_opsetid("", 21)],
+    )
 
 
 def custom_model(with_function: bool = True) -> onnx.ModelProto:
-    model = relu_model(nodes=[h.make_node("Double", ["x"], ["y"], name="dbl", domain=DOMAIN)],
-                       domains={DOMAIN: 1})
+    model = relu_model(
+        nodes=[h.make_node("Double", ["x"], ["y"], name="dbl", domain=DOMAIN)], domains={DOMAIN: 1}
+    )
     if with_function:
         model.functions.append(double_function())
     return model
@@ -46,9 +58,13 @@ def custom_model(with_function: bool = True) -> onnx.ModelProto:
 def external_model(tmp_path: Path, location: str) -> Path:
     """A model whose weight ``w`` lives in external data at ``location``."""
     w = h.make_tensor("w", TP.FLOAT, [3], np.ones(3, np.float32).tobytes(), raw=True)
-    graph = h.make_graph([h.make_node("Add", ["x", "w"], ["y"], name="add")], "g",
-                         [h.make_tensor_value_info("x", TP.FLOAT, [3])],
-                         [h.make_tensor_value_info("y", TP.FLOAT, [3])], [w])
+    graph = h.make_graph(
+        [h.make_node("Add", ["x", "w"], ["y"], name="add")],
+        "g",
+        [h.make_tensor_value_info("x", TP.FLOAT, [3])],
+        [h.make_tensor_value_info("y", TP.FLOAT, [3])],
+        [w],
+    )
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 21)])
     tensor = model.graph.initializer[0]
     (tmp_path / "weights.bin").write_bytes(tensor.raw_data)
@@ -109,8 +125,11 @@ def test_directory_is_not_a_model(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("opset", [13, 16, 23])
 def test_opset_out_of_range(opset: int) -> None:
-    with pytest.raises(ModelLoadError, match=rf"opset {opset} is outside the supported range "
-                                             r"17\.\.22"):
+    with pytest.raises(
+        ModelLoadError,
+        match=rf"opset {opset} is outside the supported range "
+        r"17\.\.22",
+    ):
         load_model(relu_model(opset))
 
 
@@ -128,8 +147,10 @@ def test_no_default_opset() -> None:
 
 
 def test_unknown_domain() -> None:
-    model = relu_model(nodes=[h.make_node("Mystery", ["x"], ["y"], name="m", domain="acme.ops")],
-                       domains={"acme.ops": 1})
+    model = relu_model(
+        nodes=[h.make_node("Mystery", ["x"], ["y"], name="m", domain="acme.ops")],
+        domains={"acme.ops": 1},
+    )
     with pytest.raises(ModelLoadError, match=r"node 'm' .*unknown domain 'acme\.ops'.*allowed"):
         load_model(model)
 
@@ -139,8 +160,11 @@ def test_custom_domain_with_function_loads() -> None:
 
 
 def test_missing_function() -> None:
-    with pytest.raises(ModelLoadError, match=r"node 'dbl' \(ai\.onnxlayers::Double\) has no "
-                                             r"function definition in model\.functions"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"node 'dbl' \(ai\.onnxlayers::Double\) has no "
+        r"function definition in model\.functions",
+    ):
         load_model(custom_model(with_function=False))
 
 
@@ -159,8 +183,12 @@ def test_domain_not_imported() -> None:
 
 
 def test_unknown_domain_inside_a_subgraph() -> None:
-    branch = h.make_graph([h.make_node("Mystery", ["x"], ["z"], name="deep", domain="acme")],
-                          "b", [], [h.make_tensor_value_info("z", TP.FLOAT, [1, 3])])
+    branch = h.make_graph(
+        [h.make_node("Mystery", ["x"], ["z"], name="deep", domain="acme")],
+        "b",
+        [],
+        [h.make_tensor_value_info("z", TP.FLOAT, [1, 3])],
+    )
     cond = h.make_node("If", ["c"], ["y"], name="if", then_branch=branch, else_branch=branch)
     model = relu_model(nodes=[cond])
     with pytest.raises(ModelLoadError, match=r"node 'deep'.*unknown domain 'acme'"):
@@ -174,8 +202,7 @@ def test_external_data_inside_directory_loads(tmp_path: Path) -> None:
     np.testing.assert_array_equal(onnx.numpy_helper.to_array(tensor), np.ones(3, np.float32))
 
 
-@pytest.mark.parametrize("location", ["../weights.bin", "sub/../../weights.bin",
-                                      "/etc/passwd"])
+@pytest.mark.parametrize("location", ["../weights.bin", "sub/../../weights.bin", "/etc/passwd"])
 def test_external_data_escaping_directory(tmp_path: Path, location: str) -> None:
     model_dir = tmp_path / "models"
     model_dir.mkdir()

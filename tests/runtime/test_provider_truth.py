@@ -30,7 +30,8 @@ def cuda_usable() -> bool:
 
 needs_broken_cuda = pytest.mark.skipif(
     CUDA not in ort.get_available_providers() or cuda_usable(),
-    reason="needs onnxruntime-gpu without the CUDA libraries (CI's second environment)")
+    reason="needs onnxruntime-gpu without the CUDA libraries (CI's second environment)",
+)
 
 
 def relu() -> Model:

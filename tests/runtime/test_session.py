@@ -143,22 +143,31 @@ def test_runtime_failure_is_a_data_error() -> None:
 def test_run_faults_name_the_layer_and_the_feeds() -> None:
     x = Input("x", ("N", "K"))
     session = Session(Model([x], [Linear(3, 4, seed=0, name="fc")(x)]))
-    with pytest.raises(DataError, match=r"Linear 'fc' \(in_features=3, out_features=4, "
-                       r"bias=True\) failed in its Gemm node 'fc/\S+': GEMM: Dimension mismatch"
-                       r".*; feeds x=float32\[2, 5\]; the model takes \{'x': float32\[N, K\]\}"):
+    with pytest.raises(
+        DataError,
+        match=r"Linear 'fc' \(in_features=3, out_features=4, "
+        r"bias=True\) failed in its Gemm node 'fc/\S+': GEMM: Dimension mismatch"
+        r".*; feeds x=float32\[2, 5\]; the model takes \{'x': float32\[N, K\]\}",
+    ):
         session.run({"x": np.zeros((2, 5), np.float32)})
 
 
 def test_run_faults_of_guards_name_the_layer_and_the_rule() -> None:
     x = Input("x", ("N", 3, "H", "W"))
     pool = Session(Model([x], [MaxPool2d(3, name="pool")(x)]))
-    with pytest.raises(DataError, match=r"MaxPool2d 'pool' \(kernel_size=\[3, 3\].*\) failed: "
-                       r"output size is too small.*; feeds x=float32\[1, 3, 2, 2\]"):
+    with pytest.raises(
+        DataError,
+        match=r"MaxPool2d 'pool' \(kernel_size=\[3, 3\].*\) failed: "
+        r"output size is too small.*; feeds x=float32\[1, 3, 2, 2\]",
+    ):
         pool.run({"x": np.zeros((1, 3, 2, 2), np.float32)})
     v, i = Input("v", ("N", 2, 2, 2)), Input("i", ("N", 2, 2, 2), "int64")
     unpool = Session(Model([v, i], [MaxUnpool2d(2, name="up")(v, i)]))
-    with pytest.raises(DataError, match=r"MaxUnpool2d 'up' .* failed: MaxUnpool2d: an index is "
-                       r"outside \[0, H_out \* W_out\) of its plane"):
+    with pytest.raises(
+        DataError,
+        match=r"MaxUnpool2d 'up' .* failed: MaxUnpool2d: an index is "
+        r"outside \[0, H_out \* W_out\) of its plane",
+    ):
         unpool.run({"v": np.zeros((1, 2, 2, 2), np.float32), "i": np.full((1, 2, 2, 2), 99)})
 
 
