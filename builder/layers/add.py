@@ -10,8 +10,8 @@ It is what a residual connection lowers to: one ONNX ``Add``.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..errors import LayerTypeError, ShapeError
 from ..graph import GraphBuilder, LowerCall
@@ -64,16 +64,16 @@ def broadcast_shapes(a: Sequence[Dim], b: Sequence[Dim], *, where: str) -> tuple
     return tuple(out)
 
 
-@register_layer
-class Add(Layer):
-    """``Add()``: called on two tensors ``a`` and ``b`` of one float dtype, returns ``a + b``."""
+class Broadcasting(Layer):
+    """A layer of two inputs of one dtype combined element-wise with torch's broadcasting into
+    one ONNX op (:attr:`onnx_op`); its torch twin is :attr:`torch_op`."""
 
-    examples = (Example(inputs=((2, 3, 4), (3, 1))),)
-    torch_functions = ("operator.add", "operator.iadd", "torch.add", "Tensor.add")
+    onnx_op: ClassVar[str]
+    torch_op: ClassVar[Callable[[Any, Any], Any]]
 
     @classmethod
     def torch_module(cls, args: Mapping[str, Any]) -> Any:
-        return operator.add
+        return cls.torch_op
 
     def infer(self, inputs: Sequence[TensorSpec], **call_args: Any) -> list[TensorSpec]:
         self.expect_arity(inputs, 2)
@@ -88,4 +88,14 @@ class Add(Layer):
         return [TensorSpec(broadcast_shapes(a.shape, b.shape, where=self.label), a.dtype)]
 
     def emit(self, g: GraphBuilder, c: LowerCall) -> None:
-        g.op("Add", c.inputs[0], c.inputs[1], outputs=c.outputs, name=c.node)
+        g.op(self.onnx_op, c.inputs[0], c.inputs[1], outputs=c.outputs, name=c.node)
+
+
+@register_layer
+class Add(Broadcasting):
+    """``Add()``: called on two tensors ``a`` and ``b`` of one float dtype, returns ``a + b``."""
+
+    onnx_op = "Add"
+    torch_op = operator.add
+    examples = (Example(inputs=((2, 3, 4), (3, 1))),)
+    torch_functions = ("operator.add", "operator.iadd", "torch.add", "Tensor.add")

@@ -30,7 +30,7 @@ from ..graph import GraphBuilder, LowerCall
 from ..layer import Example, Layer, check_number
 from ..registry import register_layer
 from ..tensor import DTYPES, FLOAT_DTYPES, Dim, Tensor, TensorSpec, normalize_dtype
-from .add import broadcast_shapes
+from .add import Broadcasting
 
 DATA_DTYPES = (*FLOAT_DTYPES, "int64")
 """Dtypes the data-movement layers (and ``Mul``) accept: every float dtype and int64."""
@@ -108,7 +108,7 @@ def split_sizes(size: int, split: int) -> list[int]:
 
 # ------------------------------------------------------------------------------ Mul
 @register_layer
-class Mul(Layer):
+class Mul(Broadcasting):
     """``Mul()``: called on two tensors ``a`` and ``b`` of one dtype, returns ``a * b`` with
     torch's broadcasting (a squeeze-excitation block's ``x * scale``).
 
@@ -117,6 +117,8 @@ class Mul(Layer):
     ('N', 8, 4, 4)
     """
 
+    onnx_op = "Mul"
+    torch_op = operator.mul
     dtypes = DATA_DTYPES
     examples = (
         Example(inputs=((2, 3, 4), (3, 1))),
@@ -124,25 +126,6 @@ class Mul(Layer):
         Example(inputs=((2, 5), (5,))),
     )
     torch_functions = ("operator.mul", "operator.imul", "torch.mul", "Tensor.mul")
-
-    @classmethod
-    def torch_module(cls, args: Mapping[str, Any]) -> Any:
-        return operator.mul
-
-    def infer(self, inputs: Sequence[TensorSpec], **call_args: Any) -> list[TensorSpec]:
-        self.expect_arity(inputs, 2)
-        a, b = inputs
-        self.check_input(a, what="input 0")
-        self.check_input(b, what="input 1")
-        if a.dtype != b.dtype:
-            raise LayerTypeError(
-                f"{self.label}: inputs have dtypes {a.dtype!r} and {b.dtype!r}; expected one "
-                "dtype (cast one input first)"
-            )
-        return [TensorSpec(broadcast_shapes(a.shape, b.shape, where=self.label), a.dtype)]
-
-    def emit(self, g: GraphBuilder, c: LowerCall) -> None:
-        g.op("Mul", c.inputs[0], c.inputs[1], outputs=c.outputs, name=c.node)
 
 
 # ------------------------------------------------------------------------------ Cat
