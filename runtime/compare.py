@@ -28,6 +28,14 @@ DEFAULT_TOLERANCES: dict[str, tuple[float, float]] = {
 }
 """Default ``(rtol, atol)`` per dtype; integer and bool outputs compare exactly."""
 
+SINGLE_OP_TOLERANCES: dict[str, tuple[float, float]] = {
+    "float64": (1e-10, 1e-12),
+    "float32": (1e-5, 1e-6),
+    "float16": (1e-3, 1e-3),
+}
+"""Tighter ``(rtol, atol)`` for one layer against torch (the parity tests): no accumulated
+rounding across layers, so a few ulps must do."""
+
 Tolerance = float | Mapping[str, float] | None
 
 

@@ -60,7 +60,7 @@ import onnx
 from google.protobuf import text_encoding, text_format
 
 from onnxlayers.builder import Model
-from onnxlayers.builder.files import save_atomic
+from onnxlayers.builder.files import make_dir_public, save_atomic
 
 from .errors import RuntimeFault
 from .loading import ModelSource, describe_source, load_model
@@ -295,6 +295,7 @@ def write_triton_repository(
 def _create(target: Path, data: bytes, config: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        make_dir_public(tmp)  # mkdtemp's 0700 would hide the model from a server user
         (tmp / "1").mkdir()
         (tmp / "1" / "model.onnx").write_bytes(data)
         (tmp / "config.pbtxt").write_text(config, encoding="utf-8")

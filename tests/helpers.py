@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from onnxlayers.builder import Input, Model, Tensor
 from onnxlayers.runtime import oracle
+from onnxlayers.runtime.compare import SINGLE_OP_TOLERANCES
 
 CPU = ("CPUExecutionProvider",)
 
@@ -69,5 +70,5 @@ def assert_close(
 
 
 def torch_tolerance(dtype: str) -> tuple[float, float]:
-    """(rtol, atol) for comparing against torch at a dtype."""
-    return {"float64": (1e-10, 1e-12), "float32": (1e-5, 1e-6), "float16": (1e-3, 1e-3)}[dtype]
+    """(rtol, atol) for comparing one layer against torch at a dtype."""
+    return SINGLE_OP_TOLERANCES[dtype]

@@ -228,3 +228,23 @@ def test_cli_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str], sche
     assert "tritonserver --model-repository=" in capsys.readouterr().out
     cfg = parse_config(tmp_path / "r" / "mlp" / "config.pbtxt")
     assert (cfg.max_batch_size, cfg.instance_group[0].count) == (32, 2)
+
+
+@pytest.mark.parametrize(
+    ("umask", "dir_mode", "file_mode"), [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600)]
+)
+def test_repository_follows_the_umask(
+    tmp_path: Path, umask: int, dir_mode: int, file_mode: int
+) -> None:
+    """A Triton server running as another user must be able to read what we write (0755 and
+    0644 under umask 022), never the 0700 of a private temp folder."""
+    x = Input("x", ("N", 4))
+    old = os.umask(umask)
+    try:
+        folder = write_triton_repository(Model([x], [ReLU()(x)]), tmp_path / "repo", name="m")
+    finally:
+        os.umask(old)
+    for path in (folder, folder / "1"):
+        assert path.stat().st_mode & 0o777 == dir_mode, path
+    for path in (folder / "config.pbtxt", folder / "1" / "model.onnx"):
+        assert path.stat().st_mode & 0o777 == file_mode, path
