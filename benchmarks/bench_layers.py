@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -48,6 +49,10 @@ from onnxlayers.builder import (
 from onnxlayers.runtime import Session
 from onnxlayers.runtime.timing import time_blocks
 from onnxlayers.runtime.torch_eager import torch_runner
+
+PROVIDERS = ["cuda", "cpu"] if os.environ.get("ONNXLAYERS_PROVIDER") == "cuda" else ["cpu"]
+"""Our sessions' providers: ``ONNXLAYERS_PROVIDER=cuda`` runs them on CUDA (the GPU check);
+torch eager and the floor rows stay on the CPU."""
 
 BIG = (32, 64, 56, 56)
 
@@ -188,7 +193,7 @@ def run_versus_bare(
     name: str, target: float, build: Callable[[], Built], bare: onnx.NodeProto, rounds: int = 1
 ) -> dict[str, object]:
     model, feeds = build()
-    ours = Session(model.to_onnx())
+    ours = Session(model.to_onnx(), providers=PROVIDERS)
     raw = floor_session(Floor(name, target, [bare], feeds, lambda: None))
     return _row(
         name,
@@ -235,7 +240,7 @@ def wrapper_overhead(rounds: int = 1) -> dict[str, object]:
     x = Input("x", (1, 3))
     proto = Model([x], [ReLU()(x)]).to_onnx()
     feeds = {"x": np.array([[-1.0, 0.0, 1.0]], np.float32)}
-    ours = Session(proto)
+    ours = Session(proto, providers=PROVIDERS)
     raw = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     return _row(
         "Session.run overhead, 1x3 ReLU",
@@ -249,7 +254,7 @@ def wrapper_overhead(rounds: int = 1) -> dict[str, object]:
 
 def run_case(case: Case, rounds: int = 1) -> dict[str, object]:
     model, feeds = case.build()
-    session = Session(model.to_onnx())
+    session = Session(model.to_onnx(), providers=PROVIDERS)
     return _row(
         case.name,
         case.target,

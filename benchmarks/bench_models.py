@@ -75,6 +75,9 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
 
 
 def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
+    """One row: medians in ms, ratios, and our output's error relative to torch's scale.
+    Where torch's exporter refuses the module (max_unpool2d with output_size), its columns are
+    None and the reason is kept."""
     factory, shape = FULL[name]
     net = nets.seeded(factory())
     x = torch.from_numpy(
@@ -84,7 +87,13 @@ def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
     feeds = {ours.input_specs[0].name: x.numpy()}
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    theirs = ort.InferenceSession(torch_export(net, x), options, providers=["CPUExecutionProvider"])
+    try:
+        theirs = ort.InferenceSession(
+            torch_export(net, x), options, providers=["CPUExecutionProvider"]
+        )
+        refused = None
+    except Exception as err:  # torch's exporter fails in many ways; keep its reason
+        theirs, refused = None, f"{type(err).__name__}: {str(err).splitlines()[0][:80]}"
     with torch.no_grad():
         want = net(x).numpy()
     got = ours.run(feeds)[ours.output_names[0]]
@@ -92,17 +101,25 @@ def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
     with torch.no_grad():
         t_eager = median_ms(lambda: net(x), rounds)
     t_ours = median_ms(lambda: ours.run(feeds), rounds)
-    t_export = median_ms(lambda: theirs.run(None, {"x": x.numpy()}), rounds)
+    t_export = None
+    if theirs is not None:
+        session = theirs
+        t_export = median_ms(lambda: session.run(None, {"x": x.numpy()}), rounds)
     return {
         "network": name,
         "batch": batch,
         "ours_ms": t_ours,
         "torch_export_ms": t_export,
         "eager_ms": t_eager,
-        "vs_export": t_ours / t_export,
+        "vs_export": None if t_export is None else t_ours / t_export,
         "vs_eager": t_ours / t_eager,
         "rel_error": error,
+        "torch_export_refused": refused,
     }
+
+
+def _cell(v: float | None, width: int = 9) -> str:
+    return f"{'n/a':>{width}}" if v is None else f"{v:{width}.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,20 +130,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    rows = [bench(name, b, args.rounds) for name in args.only for b in args.batch]
+    if not args.json:
+        print(
+            f"{'network':22} {'N':>2} {'ours ms':>9} {'export ms':>9} {'eager ms':>9} "
+            f"{'/export':>7} {'/eager':>7} {'rel err':>8}"
+        )
+    rows = []
+    for name in args.only:
+        for b in args.batch:
+            r = bench(name, b, args.rounds)
+            rows.append(r)
+            if not args.json:
+                refused = (
+                    f"  (torch's exporter: {r['torch_export_refused']})"
+                    if r["torch_export_refused"]
+                    else ""
+                )
+                print(
+                    f"{r['network']:22} {r['batch']:>2} {_cell(r['ours_ms'])} "
+                    f"{_cell(r['torch_export_ms'])} {_cell(r['eager_ms'])} "
+                    f"{_cell(r['vs_export'], 7)} {_cell(r['vs_eager'], 7)} "
+                    f"{r['rel_error']:8.1e}{refused}",
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(rows, indent=1))
-        return 0
-    print(
-        f"{'network':22} {'N':>2} {'ours ms':>9} {'export ms':>9} {'eager ms':>9} "
-        f"{'/export':>7} {'/eager':>7} {'rel err':>8}"
-    )
-    for r in rows:
-        print(
-            f"{r['network']:22} {r['batch']:>2} {r['ours_ms']:9.2f} {r['torch_export_ms']:9.2f} "
-            f"{r['eager_ms']:9.2f} {r['vs_export']:7.2f} {r['vs_eager']:7.2f} "
-            f"{r['rel_error']:8.1e}"
-        )
     return 0
 
 
