@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -363,34 +363,16 @@ class Conv2d(_ConvNd):
         >>> conv.in_channels, conv.out_channels, conv.kernel_size, conv.has_bias
         (4, 6, (3, 3), False)
         """
-        w = np.asarray(weight)
-        if w.ndim != 4:
-            raise LayerArgumentError(
-                f"Conv2d.from_weights: weight has shape {w.shape!r}; expected 4-D (out_channels, "
-                "in_channels / groups, kh, kw)"
-            )
-        groups = torch_args.pop("groups", 1)
-        groups_n = check_number(
-            "Conv2d.from_weights",
-            "groups",
-            groups,
-            kind=int,
-            ok=lambda v: v >= 1,
-            allowed="a positive int",
+        w, groups = _grouped_weight(
+            "Conv2d", weight, torch_args, "(out_channels, in_channels / groups, kh, kw)"
         )
         layer = cls(
-            int(w.shape[1]) * groups_n,
+            int(w.shape[1]) * groups,
             int(w.shape[0]),
             (int(w.shape[2]), int(w.shape[3])),
-            groups=groups,
-            bias=bias is not None,
-            dtype=w.dtype if w.dtype.kind == "f" else None,
-            **torch_args,
+            **_weight_args(w, bias, groups, torch_args),
         )
-        layer.weight = w
-        if bias is not None:
-            layer.bias = bias
-        return layer
+        return _with_weights(layer, w, bias)
 
     def torch_args(self) -> dict[str, Any]:
         padding = self.padding if isinstance(self.padding, str) else list(self.padding)
@@ -615,34 +597,16 @@ class ConvTranspose2d(_ConvNd):
         ...                              stride=2).out_channels
         6
         """
-        w = np.asarray(weight)
-        if w.ndim != 4:
-            raise LayerArgumentError(
-                f"ConvTranspose2d.from_weights: weight has shape {w.shape!r}; expected 4-D "
-                "(in_channels, out_channels / groups, kh, kw)"
-            )
-        groups = torch_args.pop("groups", 1)
-        groups_n = check_number(
-            "ConvTranspose2d.from_weights",
-            "groups",
-            groups,
-            kind=int,
-            ok=lambda v: v >= 1,
-            allowed="a positive int",
+        w, groups = _grouped_weight(
+            "ConvTranspose2d", weight, torch_args, "(in_channels, out_channels / groups, kh, kw)"
         )
         layer = cls(
             int(w.shape[0]),
-            int(w.shape[1]) * groups_n,
+            int(w.shape[1]) * groups,
             (int(w.shape[2]), int(w.shape[3])),
-            groups=groups,
-            bias=bias is not None,
-            dtype=w.dtype if w.dtype.kind == "f" else None,
-            **torch_args,
+            **_weight_args(w, bias, groups, torch_args),
         )
-        layer.weight = w
-        if bias is not None:
-            layer.bias = bias
-        return layer
+        return _with_weights(layer, w, bias)
 
     def torch_args(self) -> dict[str, Any]:
         return {
@@ -1166,3 +1130,45 @@ def _dilate(g: GraphBuilder, x: str, size: Dim, axis: int, s: int, dtype: str, n
             keep = g.op("Unsqueeze", keep, g.ints([1], f"{hint}/axes"), name=hint)
     spread = g.op("Gather", x, idx, axis=axis, name=hint)
     return str(g.op("Where", keep, spread, g.const(0, dtype, hint), name=hint))
+
+
+L = TypeVar("L", bound=Layer)
+
+
+def _grouped_weight(
+    layer: str, weight: Any, torch_args: dict[str, Any], layout: str
+) -> tuple[np.ndarray, int]:
+    """``from_weights``' weight as a 4-D array and its ``groups`` (popped from ``torch_args``)."""
+    w = np.asarray(weight)
+    if w.ndim != 4:
+        raise LayerArgumentError(
+            f"{layer}.from_weights: weight has shape {w.shape!r}; expected 4-D {layout}"
+        )
+    groups = check_number(
+        f"{layer}.from_weights",
+        "groups",
+        torch_args.pop("groups", 1),
+        kind=int,
+        ok=lambda v: v >= 1,
+        allowed="a positive int",
+    )
+    return w, int(groups)
+
+
+def _weight_args(
+    w: np.ndarray, bias: Any, groups: int, torch_args: dict[str, Any]
+) -> dict[str, Any]:
+    """Constructor keywords implied by the weights: groups, bias, dtype, and the rest."""
+    return {
+        "groups": groups,
+        "bias": bias is not None,
+        "dtype": w.dtype if w.dtype.kind == "f" else None,
+        **torch_args,
+    }
+
+
+def _with_weights(layer: L, w: np.ndarray, bias: Any) -> L:
+    layer.weight = w
+    if bias is not None:
+        layer.bias = bias
+    return layer
