@@ -256,7 +256,7 @@ class Upsample(Layer):
         fixed: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in dict(args).items()
         }
-        return torch.nn.Upsample(**fixed)
+        return getattr(torch.nn, cls.__name__)(**fixed)
 
     # ----------------------------------------------------------------- geometry
     @property
@@ -361,15 +361,6 @@ class UpsamplingNearest2d(Upsample):
     def torch_args(self) -> dict[str, Any]:
         return {"size": self.size, "scale_factor": self.scale_factor}
 
-    @classmethod
-    def torch_module(cls, args: Any) -> Any:
-        import torch
-
-        fixed: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in dict(args).items()
-        }
-        return torch.nn.UpsamplingNearest2d(**fixed)
-
 
 @register_layer
 class UpsamplingBilinear2d(Upsample):
@@ -394,15 +385,6 @@ class UpsamplingBilinear2d(Upsample):
 
     def torch_args(self) -> dict[str, Any]:
         return {"size": self.size, "scale_factor": self.scale_factor}
-
-    @classmethod
-    def torch_module(cls, args: Any) -> Any:
-        import torch
-
-        fixed: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in dict(args).items()
-        }
-        return torch.nn.UpsamplingBilinear2d(**fixed)
 
 
 @dataclass
