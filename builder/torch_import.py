@@ -60,10 +60,6 @@ def _module_layers(torch: Any) -> dict[type, str]:
     return {getattr(torch.nn, name): name for name in LAYERS if hasattr(torch.nn, name)}
 
 
-_PASS_THROUGH = ("Identity", "Dropout")
-"""``torch.nn`` modules that return their input (Dropout only in eval mode)."""
-
-
 @dataclass(frozen=True)
 class _Rule:
     """How one torch function or tensor method maps: a converter with torch's signature."""
@@ -102,7 +98,6 @@ def supported() -> dict[str, list[str]]:
     """
     torch = import_torch()
     modules = [f"torch.nn.{k}" for k in LAYERS if hasattr(torch.nn, k)]
-    modules += [f"torch.nn.{k}" for k in _PASS_THROUGH if k not in LAYERS]
     modules += ["torch.nn.Sequential"]
     functions = [_short(k) for k, r in _FUNCTIONS.items() if _available(r.layer)]
     return {"modules": sorted(modules), "functions": sorted(set(functions))}
@@ -329,10 +324,7 @@ class _Importer:
         for node in graph.nodes:
             if node.op == "call_module":
                 module = self.root.get_submodule(node.target)
-                known = type(module) in self.modules or (
-                    type(module) is getattr(self.torch.nn, type(module).__name__, None)
-                    and type(module).__name__ in _PASS_THROUGH
-                )
+                known = type(module) in self.modules
             elif node.op in ("call_function", "call_method"):
                 table = self.methods if node.op == "call_method" else self.functions
                 rule = table.get(node.target)
@@ -387,16 +379,7 @@ class _Importer:
 
     def _call_module(self, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         module = self.root.get_submodule(path)
-        name = type(module).__name__
         layer_type = self.modules.get(type(module))
-        if (
-            layer_type is None
-            and type(module) is getattr(self.torch.nn, name, None)
-            and name in _PASS_THROUGH
-        ):
-            if name == "Dropout" and module.training and module.p > 0:
-                raise UnsupportedTorchError("in training mode it is random; call .eval() first")
-            return self.tensor(args[0])
         if layer_type is None:
             raise UnsupportedTorchError()
         layer = self.layers.get(path)
