@@ -69,9 +69,22 @@ def torch_export(net: torch.nn.Module, x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def median_ms(fn: Callable[[], object], rounds: int) -> float:
-    """Median over ``rounds`` of :func:`time_blocks` medians, in ms."""
-    return statistics.median(time_blocks(fn, blocks=5, min_block_s=0.1).ms for _ in range(rounds))
+def interleaved_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median over ``rounds`` of :func:`time_blocks` medians, in ms, each round timing every
+    function in turn (so that a slow spell of the machine hits all of them alike)."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            samples[key].append(time_blocks(fn, blocks=5, min_block_s=0.1).ms)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def eager(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    def run() -> object:
+        with torch.no_grad():
+            return net(x)
+
+    return run
 
 
 def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
@@ -98,13 +111,12 @@ def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
         want = net(x).numpy()
     got = ours.run(feeds)[ours.output_names[0]]
     error = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-    with torch.no_grad():
-        t_eager = median_ms(lambda: net(x), rounds)
-    t_ours = median_ms(lambda: ours.run(feeds), rounds)
-    t_export = None
+    fns: dict[str, Callable[[], object]] = {"eager": eager(net, x), "ours": lambda: ours.run(feeds)}
     if theirs is not None:
         session = theirs
-        t_export = median_ms(lambda: session.run(None, {"x": x.numpy()}), rounds)
+        fns["export"] = lambda: session.run(None, {"x": x.numpy()})
+    ms = interleaved_ms(fns, rounds)
+    t_ours, t_eager, t_export = ms["ours"], ms["eager"], ms.get("export")
     return {
         "network": name,
         "batch": batch,
@@ -126,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=list(FULL), choices=list(FULL))
     parser.add_argument("--batch", nargs="*", type=int, default=[1, 8])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)

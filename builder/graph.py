@@ -55,6 +55,11 @@ class GraphBuilder:
         self.facts: dict[str, Any] = {}
         """What one call's lowering tells later ones, by tensor name (e.g. the whole-tensor
         indices behind a ``MaxPool2d``'s per-plane ones, for ``MaxUnpool2d``)."""
+        self.inputs: set[str] = set()
+        """The graph's inputs (no layer computed them)."""
+        self.floors: dict[str, float] = {}
+        """Tensors no element of which is below a finite bound, whatever the graph's inputs:
+        the :attr:`~onnxlayers.builder.layer.Layer.output_floor` of the layer writing them."""
 
     def reserve(self, name: str) -> str:
         """Claim ``name`` exactly (graph inputs and outputs); it must be free."""

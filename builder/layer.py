@@ -13,6 +13,7 @@ shapes, and knows how to lower itself to ONNX nodes.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -81,10 +82,32 @@ class Layer:
     """Dotted names of torch functions and ``Tensor.<method>`` names with the same meaning
     (documentation and ``from_torch``'s supported list; the converters live in torch_import)."""
 
+    floor: ClassVar[float] = -math.inf
+    """A lower bound on every output value whatever the input, -inf included (NaN aside); see
+    :meth:`output_floor`."""
+
+    copies: ClassVar[bool] = False
+    """Outputs hold values of the (float) inputs only, moved or selected: their floor is the
+    inputs' lowest (``Cat``, reshapes, ``MaxPool2d``'s values)."""
+
     def __init__(self, *, name: str | None = None) -> None:
         object.__setattr__(self, "_params", {})
         self.training = False
         self.name = name
+
+    def output_floor(self, inputs: Sequence[float] = ()) -> float:
+        """No output of this layer is below this (torch's semantics; NaN aside), when no value
+        of input ``i`` is below ``inputs[i]`` (none known: -inf each). Layers downstream may
+        lower more cheaply when it is finite (a ``MaxPool2d`` then has no all -inf windows to
+        fix); -inf when nothing is known.
+
+        >>> from onnxlayers.builder import Cat, ReLU
+        >>> ReLU().output_floor(), Cat(1).output_floor([0.0, -1.0]), Cat(1).output_floor()
+        (0.0, -1.0, -inf)
+        """
+        if self.copies:
+            return min(inputs, default=-math.inf)
+        return self.floor
 
     # ----------------------------------------------------------------- description
     def torch_args(self) -> dict[str, Any]:

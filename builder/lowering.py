@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 import onnx
 from onnx import helper
 
@@ -93,6 +95,7 @@ def lower(
     g = GraphBuilder(opset)
     for n in [*(i.name for i in prog.inputs), *prog.outputs]:
         g.reserve(n)
+    g.inputs = {i.name for i in prog.inputs}
     for key, arr in prog.weights.items():
         g.initializer(key, arr)
     for rec in prog.calls:
@@ -113,6 +116,9 @@ def lower(
                 target=target,
             ),
         )
+        floors = [g.floors.get(n, -math.inf) for n in rec.inputs]
+        if math.isfinite(floor := layers[rec.layer].output_floor(floors)):
+            g.floors.update(dict.fromkeys(rec.outputs, floor))
     graph = helper.make_graph(
         g.nodes,
         name,

@@ -10,7 +10,8 @@ rule                            fault
 =============================== ===========================================================
 maxpool-nan                     MaxPool skips NaN in some window positions; torch propagates
 maxpool-minus-inf               values-only MaxPool gives -3.4e38 for all -inf windows (1-D,
-                                3-D, and 2-D windows on a last-axis pad or ceil_mode edge)
+                                3-D, 2-D windows on a last-axis pad or ceil_mode edge, and
+                                any 2-D window with a known channel count divisible by 8)
 maxpool-empty-window            a window whose dilated taps skip the whole input: -3.4e38 and
                                 index -3 where torch gives -inf
 maxunpool-plane-indices         MaxUnpool reads whole-tensor indices; torch's are per plane
@@ -30,8 +31,9 @@ A node is not flagged where the file shows the fault fixed: a file whose layer p
 lowering record match its graph (``builder.program.own_lowering``) is onnxlayers' own
 lowering, which fixes every fault marked so below; without the record, the NaN-exact pattern
 our MaxPool and Upsample lowerings write (an ``If`` on ``IsNaN`` of the input's sum running the
-fast op only for finite inputs, a NaN overlay ``Where`` on ``IsNaN`` of the pooled input) is
-recognised in any file. Bodies of our own ``ai.onnxlayers`` functions are not scanned.
+fast op only for finite inputs, a NaN overlay ``Where`` on ``IsNaN`` of the pooled input, a
+``Mul`` by a factor from ``AveragePool`` of the input or of its ``HardSigmoid``) is recognised
+in any file. Bodies of our own ``ai.onnxlayers`` functions are not scanned.
 
 >>> import onnx.helper as h
 >>> from onnx import TensorProto as TP
@@ -373,8 +375,33 @@ def _finite_branch(site: Site, *, infinities: bool = True) -> bool:
     return False
 
 
+def _masked(site: Site, *, infinities: bool = True) -> bool:
+    """The output is multiplied by a factor built from ``AveragePool`` (NaN propagating) of
+    this node's input (NaN only) or, with ``infinities``, of ``HardSigmoid`` of it (0 marks
+    -inf): the If-free NaN- and -inf-exact pattern of our ``MaxPool2d`` lowering."""
+    x = _sources(site.view, site.node.input[0])
+    for consumer in site.view.consumers.get(site.node.output[0], []):
+        if consumer.op_type != "Mul":
+            continue
+        factor = next(i for i in consumer.input if i != site.node.output[0])
+        for pool in site.view.upstream(factor):
+            if pool.op_type != "AveragePool":
+                continue
+            if pool.input[0] in x and not infinities:
+                return True
+            found = site.view.find(pool.input[0])
+            if found and found[0].op_type == "HardSigmoid" and found[0].input[0] in x:
+                return True
+    return False
+
+
 def _check_maxpool_nan(site: Site) -> Hit | None:
-    if _nan_code_map(site) or _nan_overlaid(site) or _finite_branch(site, infinities=False):
+    if (
+        _nan_code_map(site)
+        or _nan_overlaid(site)
+        or _finite_branch(site, infinities=False)
+        or _masked(site, infinities=False)
+    ):
         return None
     kernel = _pool_attrs(site)[0]
     with_indices = len([o for o in site.node.output if o]) > 1
@@ -383,12 +410,33 @@ def _check_maxpool_nan(site: Site) -> Hit | None:
     return Hit(_describe_pool(site))
 
 
+_FLOORED = frozenset({"Relu", "Sigmoid", "Tanh", "HardSigmoid", "Softmax", "Softplus"})
+"""Ops whose output is never -inf, whatever their input."""
+
+
+def _floored(site: Site) -> bool:
+    """This node's input comes (through copies) from an op that never gives -inf."""
+    found = site.view.find(site.node.input[0])
+    while found is not None and found[0].op_type in _SAME_DATA:
+        found = site.view.find(found[0].input[0])
+    return found is not None and found[0].op_type in _FLOORED
+
+
 def _check_maxpool_minus_inf(site: Site) -> Hit | None:
-    if len([o for o in site.node.output if o]) > 1 or _nan_code_map(site) or _finite_branch(site):
-        return None  # the kernel with Indices keeps -inf
+    if (
+        len([o for o in site.node.output if o]) > 1  # the kernel with Indices keeps -inf
+        or _nan_code_map(site)
+        or _finite_branch(site)
+        or _masked(site)
+        or _floored(site)
+    ):
+        return None
     kernel, _, _, pads, ceil = _pool_attrs(site)
     auto = site.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID", "")
-    if len(kernel) == 2 and not (pads[1] or pads[3] or ceil or auto):
+    shape = site.shapes.get(site.node.input[0])
+    channels = shape[1] if shape is not None and len(shape) > 1 else None
+    blocked = channels is not None and channels % 8 == 0  # onnxruntime's NCHWc kernel
+    if len(kernel) == 2 and not (pads[1] or pads[3] or ceil or auto or blocked):
         return None
     return Hit(_describe_pool(site))
 
@@ -561,8 +609,9 @@ RULES: tuple[Rule, ...] = (
         "MaxPool",
         torch="a window whose values are all -inf gives -inf",
         onnxruntime="the values-only MaxPool kernel gives -3.4e38 (the lowest float) for such "
-        "windows in 1-D and 3-D pooling, and in 2-D where the window touches the last "
-        "axis's padding or a ceil_mode edge",
+        "windows in 1-D and 3-D pooling, in 2-D where the window touches the last axis's "
+        "padding or a ceil_mode edge, and in every 2-D window when the channel count is "
+        "known and a multiple of 8 (onnxruntime's blocked NCHWc kernel)",
         when="every input value in a window is -inf",
         fix=f"{REEXPORT} (its MaxPool keeps -inf)",
         fixed_by_onnxlayers=True,

@@ -36,6 +36,7 @@ class Sigmoid(_Unary):
     """``Sigmoid()``: 1 / (1 + exp(-x))."""
 
     onnx_op = "Sigmoid"
+    floor = 0.0
     examples = (Example(inputs=((2, 3),)),)
     torch_functions = ("torch.sigmoid", "F.sigmoid", "Tensor.sigmoid")
 
@@ -45,6 +46,7 @@ class Tanh(_Unary):
     """``Tanh()``."""
 
     onnx_op = "Tanh"
+    floor = -1.0
     examples = (Example(inputs=((2, 3),)),)
     torch_functions = ("torch.tanh", "F.tanh", "Tensor.tanh")
 
@@ -54,6 +56,7 @@ class ReLU(_Unary):
     """``ReLU(inplace=False)``; ``inplace`` is accepted and has no meaning in a graph."""
 
     onnx_op = "Relu"
+    floor = 0.0
     examples = (Example(inputs=((2, 3),)), Example({"inplace": True}, ((2, 3, 4, 4),)))
     torch_functions = ("F.relu", "torch.relu", "Tensor.relu")
 

@@ -848,6 +848,8 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
     [(1, 2, 2, 6), (1, 2, 2, 6)]
     """
 
+    copies = True
+
     examples = (
         Example({"output_size": (3, 4), "return_indices": True}, ((2, 3, 7, 9),)),
         Example({"output_size": (None, 5)}, ((2, 3, 6, 8),)),

@@ -35,6 +35,8 @@ ANY_DTYPE = tuple(DTYPES)
 class _PassThrough(Layer):
     """A one-input layer whose output is its input (one ``Identity`` node)."""
 
+    copies = True
+
     dtypes = ANY_DTYPE
 
     def infer(self, inputs: Sequence[TensorSpec], **call_args: Any) -> list[TensorSpec]:

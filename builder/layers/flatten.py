@@ -22,6 +22,8 @@ from ..tensor import Dim, TensorSpec
 class Flatten(Layer):
     """``Flatten(start_dim=1, end_dim=-1)``: merge dims start_dim..end_dim into one."""
 
+    copies = True
+
     examples = (
         Example(inputs=((2, 3, 4, 5),)),
         Example({"start_dim": 0, "end_dim": 2}, ((2, 3, 4, 5),)),

@@ -323,6 +323,9 @@ class Hardtanh(_Pointwise):
                 f"{self.min_val!r} (torch asserts it)"
             )
 
+    def output_floor(self, inputs: Sequence[float] = ()) -> float:
+        return -math.inf if math.isnan(self.min_val) else self.min_val
+
     def torch_args(self) -> dict[str, Any]:
         return {"min_val": self.min_val, "max_val": self.max_val}
 
@@ -379,6 +382,9 @@ class ELU(_Pointwise):
         super().__init__(inplace, name=name)
         self.alpha = real_arg(type(self).__name__, "alpha", alpha)
 
+    def output_floor(self, inputs: Sequence[float] = ()) -> float:
+        return -abs(self.alpha)  # alpha * expm1(x) for x < 0, else x
+
     def torch_args(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
@@ -403,6 +409,7 @@ class SELU(_Pointwise):
     (4,)
     """
 
+    floor = -2.0  # scale * alpha * expm1(x) > -1.76
     examples = (Example({}, ((2, 3),)), Example({}, ((2, 3, 8, 8),)))
     torch_functions = ("F.selu", "F.selu_", "torch.selu")
 
@@ -441,6 +448,9 @@ class CELU(_Pointwise):
                 f"{kind}: alpha={alpha!r} is invalid; expected a nonzero number "
                 "(torch: ZeroDivisionError: alpha cannot be 0 for CELU)"
             )
+
+    def output_floor(self, inputs: Sequence[float] = ()) -> float:
+        return -abs(self.alpha)
 
     def torch_args(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -510,6 +520,7 @@ class GELU(_Pointwise):
     (2, 3)
     """
 
+    floor = -1.0  # about -0.17
     examples = (Example({}, ((2, 3, 8, 8),)), Example({"approximate": "tanh"}, ((2, 7),)))
     torch_functions = ("F.gelu",)
 
@@ -557,6 +568,7 @@ class SiLU(_Pointwise):
     (5,)
     """
 
+    floor = -1.0  # about -0.28
     examples = (Example({}, ((2, 3),)), Example({}, ((2, 3, 8, 8),)))
     torch_functions = ("F.silu",)
 
@@ -578,6 +590,7 @@ class Mish(_Pointwise):
     (2, 2)
     """
 
+    floor = -1.0  # about -0.31
     examples = (Example({}, ((2, 3),)), Example({}, ((2, 3, 8, 8),)))
     torch_functions = ("F.mish",)
 
@@ -600,6 +613,7 @@ class Hardswish(_Pointwise):
     (3,)
     """
 
+    floor = -1.0  # -0.375
     examples = (Example({}, ((2, 3),)), Example({}, ((2, 3, 8, 8),)))
     torch_functions = ("F.hardswish",)
 
@@ -618,6 +632,7 @@ class Hardsigmoid(_Pointwise):
     (3,)
     """
 
+    floor = 0.0
     examples = (Example({}, ((2, 3),)), Example({}, ((2, 3, 8, 8),)))
     torch_functions = ("F.hardsigmoid",)
 
@@ -657,6 +672,10 @@ class Softplus(_Pointwise):
         kind = type(self).__name__
         self.beta = real_arg(kind, "beta", beta)
         self.threshold = real_arg(kind, "threshold", threshold)
+
+    def output_floor(self, inputs: Sequence[float] = ()) -> float:
+        # beta > 0: x where beta * x > threshold, else log1p(exp(beta * x)) / beta >= 0
+        return min(0.0, self.threshold / self.beta) if self.beta > 0 else -math.inf
 
     def torch_args(self) -> dict[str, Any]:
         return {"beta": self.beta, "threshold": self.threshold}

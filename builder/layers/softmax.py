@@ -131,6 +131,7 @@ class Softmax(_SoftmaxBase):
 
     log = False
     onnx_op = "Softmax"
+    floor = 0.0
     examples = (
         Example({"dim": 1}, ((2, 3, 8, 8),)),
         Example({"dim": -1}, ((2, 5),)),

@@ -146,6 +146,8 @@ class Cat(Layer):
     ('N', 8, 4)
     """
 
+    copies = True
+
     dtypes = DATA_DTYPES
     examples = (
         Example({"dim": 1}, ((2, 3, 4), (2, 5, 4))),
@@ -434,6 +436,8 @@ class Reshape(Layer):
     (4, 6)
     """
 
+    copies = True
+
     dtypes = DATA_DTYPES
     examples = (
         Example({"shape": [-1, 12]}, ((2, 3, 4),)),
@@ -675,6 +679,8 @@ class Permute(Layer):
     ('N', 4, 5, 3)
     """
 
+    copies = True
+
     dtypes = DATA_DTYPES
     examples = (
         Example({"dims": (0, 2, 1)}, ((2, 3, 4),)),
@@ -721,6 +727,8 @@ class Transpose(Layer):
     ('N', 5, 4, 3)
     """
 
+    copies = True
+
     dtypes = DATA_DTYPES
     examples = (
         Example({"dim0": 1, "dim1": 2}, ((2, 3, 4, 5),)),
@@ -765,6 +773,8 @@ class Transpose(Layer):
 class _Pieces(Layer):
     """A layer cutting its input along ``dim`` into pieces; calling it returns a tuple, as
     torch does, even of one tensor."""
+
+    copies = True
 
     dtypes = DATA_DTYPES
     dim: int

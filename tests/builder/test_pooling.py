@@ -79,6 +79,12 @@ def make_input(shape: tuple[int, ...], dtype: str, values: str, seed: int) -> np
         x[rng.choice(size, k, replace=False)] = rng.choice([np.nan, np.inf, -np.inf], k)
     if values == "minus_inf" and size:
         x[rng.random(size) < 0.6] = -np.inf
+    if values == "extreme" and size:  # the lowest float beside -inf, signed zeros, subnormals
+        big = float(np.finfo(np.dtype(dtype)).max)
+        x[rng.random(size) < 0.3] = -np.inf
+        k = max(1, size // 4)
+        picks = [np.nan, np.inf, -np.inf, -big, big, 0.0, -0.0, 1e-45, -1e-45]
+        x[rng.choice(size, k, replace=False)] = rng.choice(picks, k)
     return x.reshape(shape).astype(dtype)
 
 
@@ -282,6 +288,59 @@ def _check_fixed(case: Case, x: np.ndarray) -> None:
     for target in TARGETS:
         assert_matches(run_ort(model.to_onnx(target=target), {"x": x}), want, case, target)
     assert_matches(list(oracle.run(model, {"x": x}).values()), want, case, "oracle")
+
+
+# --------------------------------------------------------------------------- after a layer
+AFTER = [
+    Case("max", {**c.kwargs, "return_indices": False}, c.shape, values=c.values, seed=c.seed)
+    for c in random_cases("max", 48, 7, values=("distinct", "special", "minus_inf", "extreme"))
+]
+BEFORE = {"Identity": -np.inf, "ReLU": 0.0, "Hardtanh": -1.0}
+
+
+@pytest.mark.parametrize("before", sorted(BEFORE))
+def test_pool_of_a_layers_output(before: str) -> None:
+    """A float32 pool of a tensor some layer wrote is lowered with no ``If`` (onnxruntime keeps
+    its blocked layout through it): values exactly torch's, NaN, all -inf windows and the
+    lowest float included, with the -inf fix where the layer's floor is -inf and without."""
+    from onnxlayers.builder import LAYERS
+
+    without_if = 0
+    for case in AFTER:
+        layer = LAYERS[before]()
+        assert layer.output_floor() == BEFORE[before]
+        inp = Input("x", case.shape)
+        proto = Model([inp], [MaxPool2d(**case.kwargs)(layer(inp))]).to_onnx()
+        without_if += "If" not in {n.op_type for n in proto.graph.node}
+        x = make_input(case.shape, "float32", case.values, case.seed)
+        with torch.no_grad():
+            twin = getattr(torch.nn, before)()
+            want = [case.torch_module()(twin(torch.from_numpy(x))).numpy()]
+        assert_matches(run_ort(proto, {"x": x}), want, case, f"onnxruntime after {before}")
+    assert without_if >= 0.9 * len(AFTER), f"{without_if} of {len(AFTER)} lowered with no If"
+
+
+def test_layer_floors_hold() -> None:
+    """Every layer claiming a finite ``output_floor`` stays at or above it (or gives NaN) on
+    torch's own outputs for -inf, the lowest float and other extremes."""
+    from onnxlayers.builder import LAYERS
+
+    big = float(np.finfo(np.float32).max)
+    x = np.array([-np.inf, -big, -1e30, -88.0, -20.0, -1.0, -1e-45, -0.0, 0.0, 1.0, np.inf, np.nan])
+    x = np.concatenate([x, np.linspace(-10, 10, 4001)]).astype(np.float32)
+    feeds = [v.reshape(s) for v in (x, x[np.isfinite(x)]) for s in ((1, 1, 1, -1), (-1, 1, 1, 1))]
+    checked = 0
+    for cls in LAYERS.values():
+        for example in cls.examples:
+            layer = cls.from_torch_args(example.args)
+            if not np.isfinite(layer.output_floor()):
+                continue
+            with torch.no_grad():
+                ys = [cls.torch_module(example.args)(torch.from_numpy(v)).numpy() for v in feeds]
+            low = min(y[~np.isnan(y)].min() for y in ys if not np.isnan(y).all())
+            assert low >= layer.output_floor(), f"{layer!r}: {low!r} < {layer.output_floor()!r}"
+            checked += 1
+    assert checked >= 15, checked
 
 
 # --------------------------------------------------------------------------- dynamic dims

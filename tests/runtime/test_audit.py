@@ -20,7 +20,16 @@ import numpy as np
 import onnx
 import pytest
 
-from onnxlayers.builder import Input, Linear, MaxPool2d, MaxUnpool2d, Model, ReLU, Upsample
+from onnxlayers.builder import (
+    Identity,
+    Input,
+    Linear,
+    MaxPool2d,
+    MaxUnpool2d,
+    Model,
+    ReLU,
+    Upsample,
+)
 from onnxlayers.builder.program import DIGEST_KEY
 from onnxlayers.runtime.audit import RULES, audit, empty_windows
 from onnxlayers.runtime.cli import main
@@ -167,6 +176,12 @@ CASES = [
         (1, 2, 5, 5),
         lambda: with_values((1, 2, 5, 5), **{"0_0": -np.inf}),
     ),
+    Case(  # no padding, but 8 channels: onnxruntime's blocked (NCHWc) kernel
+        "maxpool-minus-inf",
+        lambda: torch.nn.MaxPool2d(2),
+        (1, 8, 4, 4),
+        lambda: with_values((1, 8, 4, 4), **{"0_3": -np.inf}),
+    ),
     Case(
         "maxpool-minus-inf",
         lambda: torch.nn.MaxPool1d(2),
@@ -257,8 +272,13 @@ def test_every_rule_has_a_proof() -> None:
             (1, 2, 5, 5),
             lambda: with_values((1, 2, 5, 5), **{"0_0_0_1": np.inf}),
         ),
+        (  # a ReLU's output holds no -inf
+            lambda: torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(3, 2, 1)),
+            (1, 8, 6, 6),
+            lambda: with_values((1, 8, 6, 6), **{"0_0": -np.inf}),
+        ),
     ],
-    ids=["maxpool2d-no-pad-minus-inf", "bilinear-x2-inf"],
+    ids=["maxpool2d-no-pad-minus-inf", "bilinear-x2-inf", "relu-maxpool-minus-inf"],
 )
 def test_rule_not_raised_where_onnxruntime_agrees(
     module: Any, shape: tuple[int, ...], x: Any
@@ -321,6 +341,8 @@ def _own_files() -> dict[str, Model]:
     p = Input("p", ("N", 2, 3, 3))
     return {
         "maxpool": Model([x], [MaxPool2d(3, 2, 1)(x)]),
+        "maxpool-of-a-layer": Model([x], [MaxPool2d(3, 2, 1)(Identity()(x))]),
+        "maxpool-of-relu": Model([x], [MaxPool2d(3, 2, 1)(ReLU()(x))]),
         "maxpool-indices": Model([x], list(MaxPool2d(3, 2, 1, return_indices=True)(x))),
         "maxpool-empty": Model([small], [MaxPool2d(2, padding=1, dilation=3)(small)]),
         "upsample": Model([x], [Upsample(scale_factor=2, mode="bilinear", align_corners=True)(x)]),
@@ -357,7 +379,7 @@ def test_our_files_fix_what_the_rules_flag() -> None:
 
 def test_nan_pattern_is_recognised_without_the_lowering_record() -> None:
     """Drop the record that proves the file is ours: the NaN-exact pattern still shows."""
-    for name in ("maxpool", "maxpool-indices", "upsample"):
+    for name in ("maxpool", "maxpool-of-a-layer", "maxpool-of-relu", "maxpool-indices", "upsample"):
         proto = _own_files()[name].to_onnx()
         keep = [p for p in proto.metadata_props if p.key != DIGEST_KEY]
         del proto.metadata_props[:]
