@@ -374,6 +374,12 @@ class Mean(Layer):
                 return c.outputs[0]
             return str(g.op(op, *inputs, name=f"{c.node}/{op.lower()}", **attrs))
 
+        spatial = (axes, keep, fix, cast, spec.ndim) == ([2, 3], 1, False, False, 4)
+        if spatial and work == "float32" and x not in g.inputs:
+            # a layer's output (squeeze-excitation): onnxruntime runs GlobalAveragePool in the
+            # blocked (NCHWc) layout of the convolution before, ReduceMean after a reorder
+            _node(g, c, "GlobalAveragePool", x)
+            return
         if g.opset >= 18:
             mean = node(
                 "ReduceMean",

@@ -21,6 +21,7 @@ import torch
 
 from onnxlayers.builder import (
     BuildError,
+    Identity,
     Input,
     LayerArgumentError,
     LayerTypeError,
@@ -336,6 +337,23 @@ def _ops(layer: Any, dims: tuple[Any, ...], target: str = "any") -> list[str]:
     out = layer(x)
     proto = Model([x], list(out) if isinstance(out, tuple) else [out]).to_onnx(target=target)
     return [n.op_type for n in proto.graph.node]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+def test_global_average_of_a_layers_output(dtype: str) -> None:
+    """Inside a network (a layer's float32 output) 1x1 is ``GlobalAveragePool``: torch's
+    means, NaN and infinities included."""
+    x = Input("x", ("N", 16, 5, 7), dtype)
+    proto = Model([x], [AdaptiveAvgPool2d(1)(Identity()(x))]).to_onnx()
+    ops = [n.op_type for n in proto.graph.node]
+    assert ("GlobalAveragePool" in ops) == (dtype == "float32"), ops
+    data = np.random.default_rng(3).standard_normal((3, 16, 5, 7)).astype(dtype)
+    data[0, :3, 1, 1] = [np.nan, np.inf, -np.inf]
+    data[1, 4, 0, :2] = np.inf
+    with torch.no_grad():
+        want = torch.nn.AdaptiveAvgPool2d(1)(torch.from_numpy(data)).numpy()
+    rtol, atol = torch_tolerance(dtype)
+    np.testing.assert_allclose(run_ort(proto, {"x": data})[0], want, rtol, atol, equal_nan=True)
 
 
 def test_fast_paths() -> None:

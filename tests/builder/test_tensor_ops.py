@@ -875,3 +875,19 @@ def test_from_torch_functions() -> None:
     with torch.no_grad():
         want = net(torch.from_numpy(arr)).numpy()
     compare(run_ort(model, {model.inputs[0].name: arr})[0], want, False, "onnxruntime")
+
+
+def test_spatial_mean_of_a_layers_output_is_global_average_pool() -> None:
+    """Squeeze-excitation's ``x.mean((2, 3), keepdim=True)`` of a float32 layer output runs as
+    ``GlobalAveragePool`` (onnxruntime keeps the convolutions' blocked layout through it):
+    torch's means, NaN and infinities included; a graph input keeps ``ReduceMean``."""
+    x = Input("x", ("N", 16, 5, 7))
+    inside = Model([x], [Mean((2, 3), keepdim=True)(ReLU()(x))]).to_onnx()
+    alone = Model([x], [Mean((2, 3), keepdim=True)(x)]).to_onnx()
+    assert "GlobalAveragePool" in [n.op_type for n in inside.graph.node]
+    assert "GlobalAveragePool" not in [n.op_type for n in alone.graph.node]
+    data = np.random.default_rng(5).standard_normal((3, 16, 5, 7)).astype(np.float32)
+    data[0, :3, 1, 1] = [np.nan, np.inf, -np.inf]
+    with torch.no_grad():
+        want = torch.relu(torch.from_numpy(data)).mean((2, 3), keepdim=True).numpy()
+    np.testing.assert_allclose(run_ort(inside, {"x": data})[0], want, 1e-5, 1e-6, equal_nan=True)
