@@ -3,12 +3,14 @@
 For each reference network of ``tests/networks.py`` (full size) at batch 1 and 8: our export
 (``from_torch`` + ``Model.to_onnx``) run in our ``Session``, torch's exporter's graph
 (``torch.onnx.export(..., dynamo=False)``) in a raw ``onnxruntime.InferenceSession`` with the
-same options, and torch eager. Each is timed in blocks after a warm-up (never interleaved call
-by call); the medians and the ratios ours / torch-export and ours / eager are printed. The
+same options, and torch eager. Each round times the three in turn, in blocks after a warm-up
+(never interleaved call by call); printed are the medians over rounds and the ratios ours /
+torch-export and ours / eager as medians of the rounds' own ratios (a slow spell of a noisy
+host then hits both sides of a ratio alike). The
 issue's goals: ours <= 1.0x torch's exporter (exactness must cost nothing measurable) and
 <= 0.5x torch eager on ResNet-18 and MobileNetV2.
 
-    python benchmarks/bench_models.py [--only resnet18] [--batch 1 8] [--rounds 3] [--json]
+    python benchmarks/bench_models.py [--only resnet18] [--batch 1 8] [--rounds 5] [--json]
 """
 
 from __future__ import annotations
@@ -69,14 +71,19 @@ def torch_export(net: torch.nn.Module, x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def interleaved_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median over ``rounds`` of :func:`time_blocks` medians, in ms, each round timing every
+def interleaved_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """``rounds`` :func:`time_blocks` medians of each function, in ms, each round timing every
     function in turn (so that a slow spell of the machine hits all of them alike)."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for key, fn in fns.items():
             samples[key].append(time_blocks(fn, blocks=5, min_block_s=0.1).ms)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return samples
+
+
+def paired_ratio(a: list[float], b: list[float]) -> float:
+    """The median of round-by-round ratios: steadier than a ratio of medians on a noisy host."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def eager(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
@@ -116,15 +123,16 @@ def bench(name: str, batch: int, rounds: int) -> dict[str, Any]:
         session = theirs
         fns["export"] = lambda: session.run(None, {"x": x.numpy()})
     ms = interleaved_ms(fns, rounds)
-    t_ours, t_eager, t_export = ms["ours"], ms["eager"], ms.get("export")
+    t_ours, t_eager = statistics.median(ms["ours"]), statistics.median(ms["eager"])
+    t_export = statistics.median(ms["export"]) if "export" in ms else None
     return {
         "network": name,
         "batch": batch,
         "ours_ms": t_ours,
         "torch_export_ms": t_export,
         "eager_ms": t_eager,
-        "vs_export": None if t_export is None else t_ours / t_export,
-        "vs_eager": t_ours / t_eager,
+        "vs_export": None if t_export is None else paired_ratio(ms["ours"], ms["export"]),
+        "vs_eager": paired_ratio(ms["ours"], ms["eager"]),
         "rel_error": error,
         "torch_export_refused": refused,
     }
