@@ -302,21 +302,30 @@ BEFORE = {"Identity": -np.inf, "ReLU": 0.0, "Hardtanh": -1.0}
 def test_pool_of_a_layers_output(before: str) -> None:
     """A float32 pool of a tensor some layer wrote is lowered with no ``If`` (onnxruntime keeps
     its blocked layout through it): values exactly torch's, NaN, all -inf windows and the
-    lowest float included, with the -inf fix where the layer's floor is -inf and without."""
+    lowest float included, with the -inf fix where the layer's floor is -inf and without; also
+    with dynamic H and W (run at two sizes) and at opset 17 (no dilated ``AveragePool``)."""
     from onnxlayers.builder import LAYERS
 
     without_if = 0
     for case in AFTER:
         layer = LAYERS[before]()
         assert layer.output_floor() == BEFORE[before]
-        inp = Input("x", case.shape)
-        proto = Model([inp], [MaxPool2d(**case.kwargs)(layer(inp))]).to_onnx()
-        without_if += "If" not in {n.op_type for n in proto.graph.node}
-        x = make_input(case.shape, "float32", case.values, case.seed)
-        with torch.no_grad():
-            twin = getattr(torch.nn, before)()
-            want = [case.torch_module()(twin(torch.from_numpy(x))).numpy()]
-        assert_matches(run_ort(proto, {"x": x}), want, case, f"onnxruntime after {before}")
+        dynamic = (*case.shape[:-2], "H", "W")
+        bigger = (*case.shape[:-2], case.shape[-2] + 3, case.shape[-1] + 2)
+        for dims, opset, sizes in (
+            (case.shape, DEFAULT_OPSET, [case.shape]),
+            (dynamic, 17, [case.shape, bigger]),
+        ):
+            inp = Input("x", dims)
+            proto = Model([inp], [MaxPool2d(**case.kwargs)(layer(inp))]).to_onnx(opset)
+            without_if += dims == case.shape and "If" not in {n.op_type for n in proto.graph.node}
+            for shape in sizes:
+                x = make_input(shape, "float32", case.values, case.seed)
+                with torch.no_grad():
+                    twin = getattr(torch.nn, before)()
+                    want = [case.torch_module()(twin(torch.from_numpy(x))).numpy()]
+                label = f"onnxruntime after {before}, {dims} opset {opset}"
+                assert_matches(run_ort(proto, {"x": x}), want, case, label)
     assert without_if >= 0.9 * len(AFTER), f"{without_if} of {len(AFTER)} lowered with no If"
 
 
