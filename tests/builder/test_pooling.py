@@ -310,12 +310,13 @@ def test_pool_of_a_layers_output(before: str) -> None:
     for case in AFTER:
         layer = LAYERS[before]()
         assert layer.output_floor() == BEFORE[before]
-        dynamic = (*case.shape[:-2], "H", "W")
+        dynamic: tuple[int | str, ...] = (*case.shape[:-2], "H", "W")
         bigger = (*case.shape[:-2], case.shape[-2] + 3, case.shape[-1] + 2)
-        for dims, opset, sizes in (
+        cases: list[tuple[tuple[int | str, ...], int, list[tuple[int, ...]]]] = [
             (case.shape, DEFAULT_OPSET, [case.shape]),
             (dynamic, 17, [case.shape, bigger]),
-        ):
+        ]
+        for dims, opset, sizes in cases:
             inp = Input("x", dims)
             proto = Model([inp], [MaxPool2d(**case.kwargs)(layer(inp))]).to_onnx(opset)
             without_if += dims == case.shape and "If" not in {n.op_type for n in proto.graph.node}
