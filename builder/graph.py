@@ -59,7 +59,7 @@ class GraphBuilder:
         """The graph's inputs (no layer computed them)."""
         self.floors: dict[str, float] = {}
         """Tensors no element of which is below a finite bound, whatever the graph's inputs:
-        the :attr:`~onnxlayers.builder.layer.Layer.output_floor` of the layer writing them."""
+        the :meth:`~onnxlayers.builder.layer.Layer.output_floor` of the layer writing them."""
 
     def reserve(self, name: str) -> str:
         """Claim ``name`` exactly (graph inputs and outputs); it must be free."""

@@ -23,7 +23,7 @@ How each case is lowered (as measured with onnxruntime 1.32 on CPU against torch
   all -inf windows, from ``AveragePool`` and ``HardSigmoid`` (:meth:`_MaxCore.masked_values`),
   ops onnxruntime also runs in NCHWc, so the convolutions around the pool keep their layout and
   fusions (an ``If`` made ResNet-18 4% and SqueezeNet 1.1 17% slower than torch's exporter's
-  graph). After a layer with a finite :attr:`~onnxlayers.builder.layer.Layer.output_floor`
+  graph). After a layer with a finite :meth:`~onnxlayers.builder.layer.Layer.output_floor`
   (a ReLU), no window is all -inf and the factor is cheaper. Otherwise the graph sums the
   input (:func:`nonfinite`: per-plane ``ReduceSum`` then the
   total, one pass on every core, where a whole-tensor ``ReduceSum`` runs on one) and an ``If``
