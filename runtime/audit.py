@@ -383,8 +383,8 @@ def _masked(site: Site, *, infinities: bool = True) -> bool:
     for consumer in site.view.consumers.get(site.node.output[0], []):
         if consumer.op_type != "Mul":
             continue
-        factor = next(i for i in consumer.input if i != site.node.output[0])
-        for pool in site.view.upstream(factor):
+        factor = next((i for i in consumer.input if i != site.node.output[0]), None)
+        for pool in site.view.upstream(factor) if factor else ():
             if pool.op_type != "AveragePool":
                 continue
             if pool.input[0] in x and not infinities:
@@ -414,12 +414,16 @@ _FLOORED = frozenset({"Relu", "Sigmoid", "Tanh", "HardSigmoid", "Softmax", "Soft
 """Ops whose output is never -inf, whatever their input."""
 
 
-def _floored(site: Site) -> bool:
-    """This node's input comes (through copies) from an op that never gives -inf."""
-    found = site.view.find(site.node.input[0])
+def _floored(view: _View, name: str, depth: int = 4) -> bool:
+    """``name`` comes (through copies and ``Concat``) from ops that never give -inf."""
+    found = view.find(name)
     while found is not None and found[0].op_type in _SAME_DATA:
-        found = site.view.find(found[0].input[0])
-    return found is not None and found[0].op_type in _FLOORED
+        found = view.find(found[0].input[0])
+    if found is None or depth == 0:
+        return False
+    if found[0].op_type == "Concat":
+        return all(_floored(view, i, depth - 1) for i in found[0].input)
+    return found[0].op_type in _FLOORED
 
 
 def _check_maxpool_minus_inf(site: Site) -> Hit | None:
@@ -428,7 +432,7 @@ def _check_maxpool_minus_inf(site: Site) -> Hit | None:
         or _nan_code_map(site)
         or _finite_branch(site)
         or _masked(site)
-        or _floored(site)
+        or _floored(site.view, site.node.input[0])
     ):
         return None
     kernel, _, _, pads, ceil = _pool_attrs(site)

@@ -118,6 +118,13 @@ def unpool_symbolic() -> Iterator[None]:
         torch.onnx.unregister_custom_op_symbolic("aten::max_unpool2d", 11)
 
 
+class ReluCat(torch.nn.Module):
+    """ReLU of the input beside ReLU of its negation, pooled: no -inf reaches the pool."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(torch.cat([torch.relu(x), torch.relu(-x)], 1), 3, 2, 1)
+
+
 def with_values(shape: tuple[int, ...], **at: float) -> np.ndarray:
     """Random data with ``at={"0,0,0,1": nan}``-style overrides (``"0,0"``: a whole plane)."""
     x = RNG.standard_normal(shape).astype(np.float32)
@@ -277,8 +284,18 @@ def test_every_rule_has_a_proof() -> None:
             (1, 8, 6, 6),
             lambda: with_values((1, 8, 6, 6), **{"0_0": -np.inf}),
         ),
+        (  # nor does a Concat of ReLUs (SqueezeNet's fire modules)
+            lambda: ReluCat(),
+            (1, 4, 6, 6),
+            lambda: with_values((1, 4, 6, 6), **{"0_0": -np.inf}),
+        ),
     ],
-    ids=["maxpool2d-no-pad-minus-inf", "bilinear-x2-inf", "relu-maxpool-minus-inf"],
+    ids=[
+        "maxpool2d-no-pad-minus-inf",
+        "bilinear-x2-inf",
+        "relu-maxpool-minus-inf",
+        "relu-cat-maxpool-minus-inf",
+    ],
 )
 def test_rule_not_raised_where_onnxruntime_agrees(
     module: Any, shape: tuple[int, ...], x: Any
